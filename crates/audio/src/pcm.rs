@@ -1,0 +1,90 @@
+//! In-memory audio and the crate-wide error type.
+
+use std::fmt;
+
+/// Decoded audio, planar: one `Vec<f32>` per channel, samples in [-1.0, 1.0]
+/// (int16 `x` maps to `x / 32768.0`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Audio {
+    pub sample_rate: u32,
+    pub channels: Vec<Vec<f32>>,
+}
+
+impl Audio {
+    /// One-channel audio.
+    pub fn mono(sample_rate: u32, samples: Vec<f32>) -> Self {
+        Audio { sample_rate, channels: vec![samples] }
+    }
+
+    /// Number of sample frames (samples per channel).
+    pub fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    /// Duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        if self.sample_rate == 0 {
+            0.0
+        } else {
+            self.frames() as f64 / self.sample_rate as f64
+        }
+    }
+
+    /// Average of all channels.
+    pub fn downmix(&self) -> Vec<f32> {
+        match self.channels.len() {
+            0 => Vec::new(),
+            1 => self.channels[0].clone(),
+            n => {
+                let scale = 1.0 / n as f32;
+                (0..self.frames())
+                    .map(|i| self.channels.iter().map(|c| c[i]).sum::<f32>() * scale)
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Convert a float sample in [-1, 1] to int16 with rounding and saturation.
+pub fn f32_to_i16(x: f32) -> i16 {
+    let v = (x * 32768.0).round();
+    v.clamp(-32768.0, 32767.0) as i16
+}
+
+/// Convert an int16 sample to float in [-1, 1).
+pub fn i16_to_f32(x: i16) -> f32 {
+    x as f32 / 32768.0
+}
+
+/// Every error the audio core reports. Messages name the file (when known), the byte offset
+/// or the field that was wrong, so a user can find the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{path}: {source}")]
+    InFile { path: String, source: Box<AudioError> },
+    #[error("empty input: 0 bytes")]
+    Empty,
+    #[error("input is {size} bytes, above the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("not an audio file: {0}")]
+    NotAudio(String),
+    #[error("truncated at byte {offset}: {what}")]
+    Truncated { offset: u64, what: String },
+    #[error("malformed at byte {offset}: {what}")]
+    Malformed { offset: u64, what: String },
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("no audio samples in input")]
+    NoSamples,
+    #[error("invalid parameter {name}: {why}")]
+    InvalidParam { name: &'static str, why: String },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AudioError {
+    /// Attach a file path to an error.
+    pub fn in_file(self, path: impl fmt::Display) -> AudioError {
+        AudioError::InFile { path: path.to_string(), source: Box::new(self) }
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand. Each parses its arguments, calls the cores and prints.
+
+pub mod audio;
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! `tympan`: one binary, subcommands. This is shell code: it reads files and prints results;
+//! all decisions are made by the sans-I/O cores in the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "tympan", version, about = "Self-hosted voice intelligence for contact centers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and convert audio files.
+    #[command(subcommand)]
+    Audio(cmd::audio::AudioCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Audio(c) => cmd::audio::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
