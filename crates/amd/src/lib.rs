@@ -1,0 +1,12 @@
+//! Streaming answering-machine and voicemail-beep detection, sans I/O.
+//!
+//! Feed PCM frames with the time they arrived; poll timestamped events and the final result.
+//! Times in events are milliseconds of audio since the start of the stream, so a recorded call
+//! replays to the same events whatever the chunk sizes.
+
+pub mod config;
+pub mod events;
+pub mod greeting;
+
+pub use config::{AmdConfig, ConfigError, Mode, Strategy};
+pub use events::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};

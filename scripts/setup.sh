@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages Tympan's tests and tools use (Debian). Idempotent and quick when
+# everything is present. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+need=()
+command -v sox >/dev/null 2>&1 || need+=(sox libsox-fmt-all)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found (install Rust with rustup)" >&2; exit 1; }
