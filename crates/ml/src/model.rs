@@ -4,8 +4,8 @@
 //! `{"card": {...}, "weights": {...}}`. The card holds the format name/version, the classifier
 //! config (its `kind` and hyperparameters), label names, feature description, standardiser
 //! parameters, metrics, a SHA-256 of the training data, the creator version, a description of
-//! the weights format, and the SHA-256 of the canonical weights JSON (so a corrupted file is
-//! detected). Weights of naive Bayes, logistic regression and SVM are our own plain structs;
+//! the weights format, and the SHA-256 of the canonical weights JSON (compact, keys sorted), so a
+//! corrupted file is detected. Weights of naive Bayes, logistic regression and SVM are our own plain structs;
 //! random-forest trees are smartcore 0.7's serde JSON of its `DecisionTreeClassifier`.
 
 use std::collections::BTreeMap;
@@ -241,8 +241,7 @@ impl Model {
 
     /// Serialises card + weights as one JSON document (see the module docs).
     pub fn save_to_bytes(&self) -> Result<Vec<u8>, MlError> {
-        let weights = serde_json::to_vec(self.classifier.weights())
-            .map_err(|e| MlError::model_file("weights", format!("cannot serialise: {e}")))?;
+        let weights = canonical_weights(self.classifier.weights())?;
         let mut card = self.card.clone();
         card.weights_sha256 = sha256_tagged(&weights);
         let card = serde_json::to_vec_pretty(&card)
@@ -336,9 +335,7 @@ impl Model {
             .ok_or_else(|| MlError::model_file("weights", "missing"))?;
         let weights: Weights = serde_json::from_value(weights_v.clone())
             .map_err(|e| MlError::model_file("weights", e.to_string()))?;
-        let canonical = serde_json::to_vec(&weights)
-            .map_err(|e| MlError::model_file("weights", e.to_string()))?;
-        let actual = sha256_tagged(&canonical);
+        let actual = sha256_tagged(&canonical_weights(&weights)?);
         if actual != card.weights_sha256 {
             return Err(MlError::model_file(
                 "card.weights_sha256",
@@ -357,6 +354,50 @@ impl Model {
         .map_err(|(f, r)| MlError::model_file(format!("weights.{f}"), r))?;
         Ok(Model { card, classifier })
     }
+}
+
+/// Canonical weights JSON: compact, object keys sorted (explicitly, so it does not depend on
+/// serde_json's `preserve_order` feature), floats in serde_json's shortest round-trip form.
+/// The checksum is taken over it.
+fn canonical_weights(w: &Weights) -> Result<Vec<u8>, MlError> {
+    let v = serde_json::to_value(w)
+        .map_err(|e| MlError::model_file("weights", format!("cannot serialise: {e}")))?;
+    let mut out = Vec::new();
+    write_canonical(&v, &mut out)
+        .map_err(|e| MlError::model_file("weights", format!("cannot serialise: {e}")))?;
+    Ok(out)
+}
+
+fn write_canonical(v: &serde_json::Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.push(b':');
+                write_canonical(&map[k], out)?;
+            }
+            out.push(b'}');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
+    }
+    Ok(())
 }
 
 fn field<T: DeserializeOwned>(
