@@ -17,7 +17,7 @@ mod model;
 mod rng;
 mod scale;
 
-pub use classifier::{Classifier, ClassifierConfig, ScoreKind};
+pub use classifier::{Classifier, ClassifierConfig, ScoreKind, MAX_TREES};
 pub use dataset::{random_oversample, Dataset, MAX_CLASSES, MAX_FEATURES, MAX_ROWS};
 pub use error::MlError;
 pub use eval::{
