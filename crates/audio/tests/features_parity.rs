@@ -9,7 +9,7 @@
 //!   norm) every coefficient is within `0.01 * sqrt(n_mels)`: 0.113 for 128 mels, 0.063 for 40.
 //!   The mean over frames obeys the same bound.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tympan_audio::features::{fbank, FbankOptions, MelParams, MelSpectrogram, Mfcc, MfccParams};
@@ -33,7 +33,7 @@ fn shared_dir() -> Option<PathBuf> {
     None
 }
 
-fn read_wav(path: &PathBuf) -> (u32, Vec<f32>) {
+fn read_wav(path: &Path) -> (u32, Vec<f32>) {
     let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = r.spec();
     assert_eq!(
@@ -57,7 +57,7 @@ struct Fixture {
     values: Vec<f32>,
 }
 
-fn load(dir: &PathBuf, name: &str) -> Fixture {
+fn load(dir: &Path, name: &str) -> Fixture {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: Value = serde_json::from_str(&text).unwrap();

@@ -139,10 +139,10 @@ impl Default for DbParams {
 impl DbParams {
     /// Check fields; the error names the offending one.
     pub fn validate(&self) -> Result<(), AudioError> {
-        if !(self.amin > 0.0) {
+        if !(self.amin.is_finite() && self.amin > 0.0) {
             return Err(AudioError::InvalidParam {
                 name: "amin",
-                why: format!("{} must be > 0", self.amin),
+                why: format!("{} must be finite and > 0", self.amin),
             });
         }
         if !(self.reference.is_finite() && self.reference > 0.0) {
@@ -152,10 +152,10 @@ impl DbParams {
             });
         }
         if let Some(t) = self.top_db {
-            if !(t >= 0.0) {
+            if !(t.is_finite() && t >= 0.0) {
                 return Err(AudioError::InvalidParam {
                     name: "top_db",
-                    why: format!("{t} must be >= 0"),
+                    why: format!("{t} must be finite and >= 0"),
                 });
             }
         }
