@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tympan", version, about = "Self-hosted voice intelligence for contact centers")]
+#[command(
+    name = "tympan",
+    version,
+    about = "Self-hosted voice intelligence for contact centers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
