@@ -92,7 +92,7 @@ fn out_of_band_tones_are_attenuated_50_db() {
 fn streaming_in_20ms_frames_matches_batch() {
     for (from, to) in [(8000, 16000), (48000, 8000), (44100, 16000), (16000, 22050)] {
         let x: Vec<f32> = (0..from as usize * 3 / 2 + 37)
-            .map(|i| ((i as f32 * 0.37).sin() * 0.3 + (i as f32 * 0.011).cos() * 0.2))
+            .map(|i| (i as f32 * 0.37).sin() * 0.3 + (i as f32 * 0.011).cos() * 0.2)
             .collect();
         let batch = resample(&x, from, to).unwrap();
         let mut r = StreamResampler::new(from, to).unwrap();

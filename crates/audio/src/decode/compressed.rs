@@ -10,6 +10,9 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+/// Planar samples, one `Vec` per channel.
+pub(crate) type Block = Vec<Vec<f32>>;
+
 /// Consecutive undecodable packets after which decoding gives up.
 const MAX_CONSECUTIVE_DECODE_ERRORS: usize = 64;
 
@@ -47,7 +50,7 @@ impl CompressedStream {
     pub(crate) fn open(
         source: Box<dyn MediaSource>,
         container: Container,
-    ) -> Result<(Self, AudioInfo, Option<Vec<Vec<f32>>>), AudioError> {
+    ) -> Result<(Self, AudioInfo, Option<Block>), AudioError> {
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         hint.with_extension(container.name());
@@ -133,7 +136,7 @@ impl CompressedStream {
         Ok(self.next_block_with_rate()?.map(|(b, _)| b))
     }
 
-    fn next_block_with_rate(&mut self) -> Result<Option<(Vec<Vec<f32>>, u32)>, AudioError> {
+    fn next_block_with_rate(&mut self) -> Result<Option<(Block, u32)>, AudioError> {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(p) => p,

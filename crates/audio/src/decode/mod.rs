@@ -382,7 +382,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
         append(&mut channels, b);
         too_long(channels[0].len() as u64, info.sample_rate)?;
     }
-    if channels.first().is_none_or(|c| c.is_empty()) {
+    if channels.iter().all(|c| c.is_empty()) {
         return Err(AudioError::NoSamples);
     }
     Ok(Audio {

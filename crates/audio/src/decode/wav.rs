@@ -174,11 +174,12 @@ pub fn parse_fmt(b: &[u8], offset: u64) -> Result<WavFormat, AudioError> {
     }
     // Container width per sample comes from block_align when it is consistent, else from bits.
     let from_bits = (bits as usize).div_ceil(8);
-    let container = if block_align != 0 && block_align as usize % channels as usize == 0 {
-        block_align as usize / channels as usize
-    } else {
-        from_bits
-    };
+    let container =
+        if block_align != 0 && (block_align as usize).checked_rem(channels as usize) == Some(0) {
+            block_align as usize / channels as usize
+        } else {
+            from_bits
+        };
     if container < from_bits {
         return Err(AudioError::Malformed {
             offset: offset + 12,
@@ -391,7 +392,7 @@ impl WavStreamDecoder {
 
     /// Take `n` bytes as one piece, from `buf` + `input`; `None` if not yet available
     /// (then everything available has been buffered).
-    fn take_fixed<'a>(&mut self, n: usize, input: &mut &'a [u8]) -> Option<Vec<u8>> {
+    fn take_fixed(&mut self, n: usize, input: &mut &[u8]) -> Option<Vec<u8>> {
         if self.buf.len() + input.len() < n {
             self.buf.extend_from_slice(input);
             *input = &[];
