@@ -13,7 +13,10 @@ pub struct Audio {
 impl Audio {
     /// One-channel audio.
     pub fn mono(sample_rate: u32, samples: Vec<f32>) -> Self {
-        Audio { sample_rate, channels: vec![samples] }
+        Audio {
+            sample_rate,
+            channels: vec![samples],
+        }
     }
 
     /// Number of sample frames (samples per channel).
@@ -61,7 +64,10 @@ pub fn i16_to_f32(x: i16) -> f32 {
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     #[error("{path}: {source}")]
-    InFile { path: String, source: Box<AudioError> },
+    InFile {
+        path: String,
+        source: Box<AudioError>,
+    },
     #[error("empty input: 0 bytes")]
     Empty,
     #[error("input is {size} bytes, above the limit of {limit} bytes")]
@@ -85,6 +91,9 @@ pub enum AudioError {
 impl AudioError {
     /// Attach a file path to an error.
     pub fn in_file(self, path: impl fmt::Display) -> AudioError {
-        AudioError::InFile { path: path.to_string(), source: Box::new(self) }
+        AudioError::InFile {
+            path: path.to_string(),
+            source: Box::new(self),
+        }
     }
 }
