@@ -16,7 +16,8 @@
 //! Consecutive candidate blocks of the same digit form a *run*; one missing block is bridged
 //! (interruptions up to ~10 ms do not split a digit), two missing blocks (≥ 26 ms of pause, so a
 //! 40 ms pause always) end it. A run is reported when it ends if:
-//! - it has at least two candidate blocks;
+//! - it has at least two candidate blocks, and two consecutive ones in which both tones' levels
+//!   agree within [`STEADY_DB`] (keypad tones are steady, speech harmonics are not);
 //! - each tone's frequency, estimated from the phase advance between consecutive blocks
 //!   (ambiguity resolved by the half-block phase advance), is within `max_freq_dev` (relative)
 //!   of nominal: the default 2.5 % accepts Q.24's ±1.5 % and rejects ±3.5 %;
@@ -43,6 +44,9 @@ const KEYS: [[char; 4]; 4] = [
     ['*', '0', '#', 'D'],
 ];
 
+/// Two consecutive blocks are *steady* when both tones' levels agree within this many dB.
+pub const STEADY_DB: f64 = 3.5;
+
 /// Lowest supported sample rate (Hz); the keypad tones need a Nyquist frequency above 1633 Hz.
 pub const MIN_SAMPLE_RATE: u32 = 4000;
 /// Highest supported sample rate (Hz).
@@ -56,7 +60,7 @@ pub struct DtmfConfig {
     pub min_level_dbm0: f32,
     /// Maximum |high − low| level difference, dB (default 10).
     pub max_twist_db: f32,
-    /// Minimum share of block energy in the two tones, 0..1 (default 0.6).
+    /// Minimum share of block energy in the two tones, 0..1 (default 0.7).
     pub min_energy_ratio: f32,
     /// Maximum relative frequency deviation of each tone (default 0.025).
     pub max_freq_dev: f32,
@@ -69,7 +73,7 @@ impl Default for DtmfConfig {
         DtmfConfig {
             min_level_dbm0: -31.0,
             max_twist_db: 10.0,
-            min_energy_ratio: 0.6,
+            min_energy_ratio: 0.7,
             max_freq_dev: 0.025,
             min_tone_ms: 30.0,
         }
@@ -124,6 +128,7 @@ struct Run {
     row: usize,
     col: usize,
     hits: usize,
+    steady_pairs: usize,
     misses: usize,
     start_sample: u64,
     first_block: u64,
@@ -309,6 +314,7 @@ impl DtmfDetector {
                         row,
                         col,
                         hits: 0,
+                        steady_pairs: 0,
                         misses: 0,
                         start_sample: blk * self.n as u64,
                         first_block: blk,
@@ -324,6 +330,15 @@ impl DtmfDetector {
                 r.hits += 1;
                 r.misses = 0;
                 r.last_hit_block = blk;
+                if let Some(p) = r.prev {
+                    let steady = (0..2).all(|k| {
+                        let ratio = (x[k].norm2() / p[k].norm2().max(1e-30)).log10() * 10.0;
+                        ratio.abs() <= STEADY_DB
+                    });
+                    if steady {
+                        r.steady_pairs += 1;
+                    }
+                }
                 for k in 0..2 {
                     r.coarse[k].add(lag[k]);
                     if let Some(p) = r.prev {
@@ -357,7 +372,7 @@ impl DtmfDetector {
     }
 
     fn finish(&self, r: Run, out: &mut Vec<DtmfEvent>) {
-        if r.hits < 2 {
+        if r.hits < 2 || r.steady_pairs == 0 {
             return;
         }
         let freqs = [LOW_GROUP[r.row], HIGH_GROUP[r.col]];
