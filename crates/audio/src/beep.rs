@@ -3,6 +3,8 @@
 //! # Method (FFT)
 //! A 64 ms Hann-windowed FFT (512 points at 8 kHz, 1024 at 16 kHz) is taken every 16 ms.
 //! A frame is *tonal* when:
+//! - the strongest bin from 100 Hz to `max_freq_hz` lies at or above `min_freq_hz` and is a
+//!   local maximum;
 //! - its strongest bin between `min_freq_hz` and `max_freq_hz` (the fundamental) and the bins
 //!   around its harmonics (±1 bin each) hold at least `min_purity` of the frame's energy above
 //!   100 Hz — harmonic-rich (square-ish) beeps pass, two unrelated tones (DTMF, dial tone) do
@@ -19,7 +21,7 @@
 //!
 //! The frequency is the peak bin refined by parabolic interpolation of the log power spectrum
 //! (error well under 1 Hz for a clean tone). Consecutive tonal frames whose frequency stays
-//! within `max_freq_dev` (relative, with a 4 Hz floor) of the segment's mean form a *segment*;
+//! within `max_freq_dev` (relative, with a 1.5 Hz floor) of the segment's mean form a *segment*;
 //! a frequency jump starts a new one. Segments of fewer than three frames are ignored.
 //!
 //! **Multi-tone beeps:** segments separated by at most `max_gap_ms` of non-tonal frames are
@@ -52,7 +54,7 @@ pub struct BeepConfig {
     pub min_level_dbm0: f32,
     /// Minimum share of frame energy in the fundamental and its harmonics (default 0.8).
     pub min_purity: f32,
-    /// Maximum relative deviation of a frame's frequency from its segment mean (default 0.006).
+    /// Maximum relative deviation of a frame's frequency from its segment mean (default 0.003).
     pub max_freq_dev: f32,
     /// Longest non-tonal gap inside a multi-tone run, ms (default 50).
     pub max_gap_ms: f64,
@@ -69,7 +71,7 @@ impl Default for BeepConfig {
             min_duration_ms: 80.0,
             min_level_dbm0: -40.0,
             min_purity: 0.85,
-            max_freq_dev: 0.006,
+            max_freq_dev: 0.003,
             max_gap_ms: 50.0,
             max_subharmonic: 0.01,
         }
@@ -279,11 +281,16 @@ impl BeepDetector {
         let k0 = (self.cfg.min_freq_hz as f64 / bin_hz).ceil() as usize;
         let k1 =
             ((self.cfg.max_freq_hz as f64 / bin_hz).floor() as usize).min(self.power.len() - 2);
-        let mut kp = k0;
-        for k in k0..=k1 {
+        // The strongest component from 100 Hz up to `max_freq_hz` must lie in the band and
+        // be a local maximum (a voice whose pitch is below the band is not a beep).
+        let mut kp = k_lo_total.max(1);
+        for k in kp..=k1 {
             if self.power[k] > self.power[kp] {
                 kp = k;
             }
+        }
+        if kp < k0 || self.power[kp] < self.power[kp - 1] || self.power[kp] < self.power[kp + 1] {
+            return None;
         }
         let p = &self.power;
         let fund: f64 = p[kp - 1] + p[kp] + p[kp + 1];
@@ -371,7 +378,7 @@ impl BeepDetector {
             Some((f, level, tone_ms)) => {
                 let continues = self.cur.as_ref().is_some_and(|s| {
                     let m = s.mean();
-                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(4.0)
+                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5)
                 });
                 if !continues {
                     // A frequency jump (or a first tonal frame) starts a new segment; the run

@@ -20,7 +20,7 @@
 //!   agree within [`STEADY_DB`] (keypad tones are steady, speech harmonics are not);
 //! - each tone's frequency, estimated from the phase advance between consecutive blocks
 //!   (ambiguity resolved by the half-block phase advance), is within `max_freq_dev` (relative)
-//!   of nominal: the default 2.5 % accepts Q.24's ±1.5 % and rejects ±3.5 %;
+//!   of nominal: the default 2 % accepts Q.24's ±1.5 % and rejects ±3.5 %;
 //! - its duration, with edges placed on a 1.6 ms energy envelope, is at least `min_tone_ms`
 //!   (default 30 ms: 40 ms tones are accepted, 20 ms tones rejected).
 //!
@@ -62,7 +62,7 @@ pub struct DtmfConfig {
     pub max_twist_db: f32,
     /// Minimum share of block energy in the two tones, 0..1 (default 0.7).
     pub min_energy_ratio: f32,
-    /// Maximum relative frequency deviation of each tone (default 0.025).
+    /// Maximum relative frequency deviation of each tone (default 0.02).
     pub max_freq_dev: f32,
     /// Minimum tone duration in ms (default 30).
     pub min_tone_ms: f64,
@@ -74,7 +74,7 @@ impl Default for DtmfConfig {
             min_level_dbm0: -31.0,
             max_twist_db: 10.0,
             min_energy_ratio: 0.7,
-            max_freq_dev: 0.025,
+            max_freq_dev: 0.02,
             min_tone_ms: 30.0,
         }
     }

@@ -5,7 +5,10 @@
 //! Frames are 10, 20 or 30 ms. Each frame's level (dBm0, after a 100 Hz DC-blocking high-pass)
 //! is compared with a noise floor: the minimum frame level over the last 1.5 s, followed
 //! downwards at once and upwards at most 10 dB/s (so the floor tracks a rising noise within a
-//! few seconds, while pauses between words keep it from following speech). A frame is *speech*
+//! few seconds, while pauses between words keep it from following speech); a level that stays
+//! steady (standard deviation ≤ 1.5 dB over 300 ms — a noise step or a tone) becomes the floor
+//! at once, so a noise step costs about 300 ms of false speech (and a long, very steady sung
+//! vowel may be cut). A frame is *speech*
 //! when its level exceeds the floor by the mode's margin and an absolute minimum, and it is not
 //! *tonal*: with `reject_tones` on, a 32 ms FFT ending at the frame is checked, and a frame whose
 //! two strongest spectral peaks (±2 bins each) hold ≥ 85 % of the 200–4000 Hz energy is not
@@ -37,6 +40,13 @@ use crate::AudioError;
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8000..=48_000;
 /// Length of the noise-floor minimum window, ms.
 pub const FLOOR_WINDOW_MS: f64 = 1500.0;
+/// A level whose standard deviation over this many ms is below [`STATIONARY_STD_DB`] is
+/// treated as background: the floor jumps to it.
+pub const STATIONARY_MS: f64 = 300.0;
+/// See [`STATIONARY_MS`].
+pub const STATIONARY_STD_DB: f64 = 1.5;
+/// Lowest noise floor, dBm0 (digital silence does not drag the floor to −∞).
+pub const MIN_FLOOR_DBM0: f64 = -75.0;
 /// Fastest upward movement of the noise floor, dB per second.
 pub const FLOOR_RISE_DB_PER_S: f64 = 10.0;
 
@@ -158,7 +168,7 @@ impl Vad {
         Ok(Vad {
             fs: sample_rate,
             frame,
-            frame_ms: config.frame_ms as f64,
+            frame_ms: frame as f64 * 1000.0 / sample_rate as f64,
             margin_db: [6.0, 8.0, 10.0, 13.0][m],
             abs_min_db: [-55.0, -52.0, -50.0, -48.0][m],
             hp_x: 0.0,
@@ -304,11 +314,22 @@ impl Vad {
         }
         let min = self.levels.iter().copied().fold(f64::INFINITY, f64::min);
         let rise = FLOOR_RISE_DB_PER_S * self.frame_ms / 1000.0;
-        let floor = match self.floor {
+        let mut floor = match self.floor {
             None => min,
             Some(f) if min < f => min,
             Some(f) => f + (min - f).min(rise),
         };
+        // A steady level (a noise step, a tone) is background: jump the floor to it.
+        let recent = (STATIONARY_MS / self.frame_ms).ceil() as usize;
+        if self.levels.len() >= recent {
+            let it = self.levels.iter().skip(self.levels.len() - recent);
+            let mean = it.clone().sum::<f64>() / recent as f64;
+            let var = it.map(|v| (v - mean) * (v - mean)).sum::<f64>() / recent as f64;
+            if var.sqrt() <= STATIONARY_STD_DB {
+                floor = floor.max(mean - 2.0);
+            }
+        }
+        let floor = floor.max(MIN_FLOOR_DBM0);
         self.floor = Some(floor);
         let loud = level >= floor + self.margin_db && level >= self.abs_min_db;
         let speech = loud && !(self.cfg.reject_tones && self.tonal());
