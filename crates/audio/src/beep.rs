@@ -22,7 +22,10 @@
 //! The frequency is the peak bin refined by parabolic interpolation of the log power spectrum
 //! (error well under 1 Hz for a clean tone). Consecutive tonal frames whose frequency stays
 //! within `max_freq_dev` (relative, with a 1.5 Hz floor) of the segment's mean form a *segment*;
-//! a frequency jump starts a new one. Segments of fewer than three frames are ignored.
+//! a frequency jump starts a new one, and so does a level change once the window is full of
+//! tone (more than [`LEVEL_RISE_DB`] up or [`LEVEL_DROP_DB`] down: beeps are steady, vowels are
+//! not). Segments of fewer than [`MIN_SEGMENT_FRAMES`] frames are ignored, and a run needs one
+//! segment of at least [`MIN_LONGEST_FRAMES`].
 //!
 //! **Multi-tone beeps:** segments separated by at most `max_gap_ms` of non-tonal frames are
 //! merged into one *run*, reported as ONE [`BeepEvent`] listing every segment's frequency; its
@@ -37,6 +40,16 @@ use realfft::{RealFftPlanner, RealToComplex};
 use crate::goertzel::{clean, Envelope};
 use crate::synth::amplitude_to_dbm0;
 use crate::AudioError;
+
+/// Frames (16 ms hops) a segment needs to count in a run.
+pub const MIN_SEGMENT_FRAMES: usize = 3;
+/// Frames the longest segment of a run needs (an 80 ms tone gives 4–5).
+pub const MIN_LONGEST_FRAMES: usize = 4;
+/// Once the window is full of tone, a frame may be at most this much louder than the
+/// segment's loudest frame so far...
+pub const LEVEL_RISE_DB: f32 = 2.0;
+/// ...and at most this much quieter; otherwise the segment ends (speech is not steady).
+pub const LEVEL_DROP_DB: f32 = 3.0;
 
 /// Supported sample rates, Hz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8000..=48_000;
@@ -355,7 +368,7 @@ impl BeepDetector {
 
     fn close_seg(&mut self) {
         if let Some(seg) = self.cur.take() {
-            if seg.frames >= 3 {
+            if seg.frames >= MIN_SEGMENT_FRAMES {
                 if let Some(r) = self.run.as_mut() {
                     r.segs.push(seg);
                 }
@@ -376,9 +389,13 @@ impl BeepDetector {
         let res = self.analyze();
         match res {
             Some((f, level, tone_ms)) => {
+                let fill = (self.n / self.hop) as usize;
                 let continues = self.cur.as_ref().is_some_and(|s| {
                     let m = s.mean();
-                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5)
+                    let steady_level = s.frames < fill
+                        || (level <= s.level_db + LEVEL_RISE_DB
+                            && level >= s.level_db - LEVEL_DROP_DB);
+                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5) && steady_level
                 });
                 if !continues {
                     // A frequency jump (or a first tonal frame) starts a new segment; the run
@@ -427,7 +444,7 @@ impl BeepDetector {
     }
 
     fn report(&self, r: RunState, out: &mut Vec<BeepEvent>) {
-        if r.segs.is_empty() {
+        if r.segs.iter().all(|s| s.frames < MIN_LONGEST_FRAMES) {
             return;
         }
         let sub = self.env.sub_len() as u64;

@@ -21,6 +21,9 @@
 //! - each tone's frequency, estimated from the phase advance between consecutive blocks
 //!   (ambiguity resolved by the half-block phase advance), is within `max_freq_dev` (relative)
 //!   of nominal: the default 2 % accepts Q.24's ±1.5 % and rejects ±3.5 %;
+//! - re-measured at the estimated frequencies, its best block has at least
+//!   `min_refined_ratio` (0.9) of its energy in the two tones (speech harmonics that happen to
+//!   sit near a keypad pair leave other harmonics around);
 //! - its duration, with edges placed on a 1.6 ms energy envelope, is at least `min_tone_ms`
 //!   (default 30 ms: 40 ms tones are accepted, 20 ms tones rejected).
 //!
@@ -47,6 +50,9 @@ const KEYS: [[char; 4]; 4] = [
 /// Two consecutive blocks are *steady* when both tones' levels agree within this many dB.
 pub const STEADY_DB: f64 = 3.5;
 
+/// Hit blocks kept per digit for the final re-measurement.
+pub const KEEP_BLOCKS: usize = 8;
+
 /// Lowest supported sample rate (Hz); the keypad tones need a Nyquist frequency above 1633 Hz.
 pub const MIN_SAMPLE_RATE: u32 = 4000;
 /// Highest supported sample rate (Hz).
@@ -66,6 +72,9 @@ pub struct DtmfConfig {
     pub max_freq_dev: f32,
     /// Minimum tone duration in ms (default 30).
     pub min_tone_ms: f64,
+    /// Minimum share of energy in the two tones, re-measured at their estimated frequencies,
+    /// in the best block of a digit (default 0.9).
+    pub min_refined_ratio: f32,
 }
 
 impl Default for DtmfConfig {
@@ -76,6 +85,7 @@ impl Default for DtmfConfig {
             min_energy_ratio: 0.7,
             max_freq_dev: 0.02,
             min_tone_ms: 30.0,
+            min_refined_ratio: 0.9,
         }
     }
 }
@@ -137,6 +147,8 @@ struct Run {
     coarse: [C; 2],
     fine: [C; 2],
     prev: Option<[C; 2]>,
+    /// Samples of the first hit blocks (at most `KEEP_BLOCKS`), re-measured at the end.
+    blocks: Vec<Vec<f32>>,
 }
 
 /// Streaming DTMF detector; see the module docs.
@@ -323,6 +335,7 @@ impl DtmfDetector {
                         coarse: [C::default(); 2],
                         fine: [C::default(); 2],
                         prev: None,
+                        blocks: Vec::new(),
                     });
                 }
                 let subs_per_block = (self.n / self.env.sub_len()) as u64;
@@ -346,6 +359,9 @@ impl DtmfDetector {
                     }
                 }
                 r.prev = Some(x);
+                if r.blocks.len() < KEEP_BLOCKS {
+                    r.blocks.push(self.buf.clone());
+                }
                 if tone_ms > r.max_tone_ms && r.hits <= 3 {
                     r.max_tone_ms = tone_ms;
                     // Place the start edge: from the last sub-block of the run's first block
@@ -377,6 +393,7 @@ impl DtmfDetector {
         }
         let freqs = [LOW_GROUP[r.row], HIGH_GROUP[r.col]];
         let (h, n) = (self.half as f64, self.n as f64);
+        let mut est = freqs;
         for k in 0..2 {
             let w = 2.0 * std::f64::consts::PI * freqs[k] as f64 / self.fs as f64;
             let dc = r.coarse[k].rot(-w * h).arg() / h;
@@ -392,6 +409,25 @@ impl DtmfDetector {
             if df_hz.abs() > self.cfg.max_freq_dev as f64 * freqs[k] as f64 {
                 return;
             }
+            est[k] = freqs[k] + df_hz as f32;
+        }
+        // Re-measure the kept blocks at the estimated frequencies (no scalloping loss): the
+        // best block must be almost all tone.
+        let g = [
+            Goertzel::new(est[0], self.fs),
+            Goertzel::new(est[1], self.fs),
+        ];
+        let best = r
+            .blocks
+            .iter()
+            .map(|b| {
+                let ms = b.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / b.len() as f64;
+                let (a0, a1) = (g[0].amplitude(b), g[1].amplitude(b));
+                (a0 * a0 + a1 * a1) / 2.0 / ms.max(1e-30)
+            })
+            .fold(0.0, f64::max);
+        if best < self.cfg.min_refined_ratio as f64 {
+            return;
         }
         let subs_per_block = (self.n / self.env.sub_len()) as u64;
         let from = r.last_hit_block * subs_per_block;
