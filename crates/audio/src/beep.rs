@@ -45,8 +45,8 @@ use crate::AudioError;
 pub const MIN_SEGMENT_FRAMES: usize = 3;
 /// Frames the longest segment of a run needs (an 80 ms tone gives 4–5).
 pub const MIN_LONGEST_FRAMES: usize = 4;
-/// Once the window is full of tone, a frame may be at most this much louder than the
-/// segment's loudest frame so far...
+/// Once the window has been full of tone, a frame may be at most this much louder than the
+/// segment's loudest frame at that moment...
 pub const LEVEL_RISE_DB: f32 = 2.0;
 /// ...and at most this much quieter; otherwise the segment ends (speech is not steady).
 pub const LEVEL_DROP_DB: f32 = 3.0;
@@ -108,6 +108,8 @@ pub struct BeepEvent {
 
 #[derive(Clone, Debug)]
 struct Seg {
+    /// Loudest level once the window first held only this tone (the steadiness reference).
+    ref_level: Option<f32>,
     freq_sum: f64,
     frames: usize,
     level_db: f32,
@@ -392,9 +394,10 @@ impl BeepDetector {
                 let fill = (self.n / self.hop) as usize;
                 let continues = self.cur.as_ref().is_some_and(|s| {
                     let m = s.mean();
-                    let steady_level = s.frames < fill
-                        || (level <= s.level_db + LEVEL_RISE_DB
-                            && level >= s.level_db - LEVEL_DROP_DB);
+                    let steady_level = match s.ref_level {
+                        None => true,
+                        Some(r) => level <= r + LEVEL_RISE_DB && level >= r - LEVEL_DROP_DB,
+                    };
                     (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5) && steady_level
                 });
                 if !continues {
@@ -415,6 +418,7 @@ impl BeepDetector {
                         });
                     }
                     self.cur = Some(Seg {
+                        ref_level: None,
                         freq_sum: 0.0,
                         frames: 0,
                         level_db: level,
@@ -424,6 +428,9 @@ impl BeepDetector {
                 seg.freq_sum += f;
                 seg.frames += 1;
                 seg.level_db = seg.level_db.max(level);
+                if seg.frames == fill {
+                    seg.ref_level = Some(seg.level_db);
+                }
                 if let Some(r) = self.run.as_mut() {
                     r.last_ok_frame = fidx;
                     r.tone_ms = r.tone_ms.max(tone_ms);
