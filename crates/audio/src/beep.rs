@@ -13,8 +13,9 @@
 //! - the sub-harmonic positions (j/m of the peak, m ≤ 5) hold under `max_subharmonic` of the
 //!   peak's energy: in a vowel the strongest partial is a harmonic of a lower pitch, so its
 //!   sub-harmonics carry energy; a beep's strongest partial is its fundamental;
-//! - the fundamental holds at least half of that tonal energy (speech vowels put most energy in
-//!   a formant harmonic, not in the fundamental);
+//! - the harmonics together hold at most [`MAX_HARMONIC_RATIO`] (half) of the fundamental's
+//!   energy — a square wave's odd harmonics hold about a quarter, while voices with a high
+//!   pitch usually carry strong 2nd/3rd harmonics;
 //! - its level is at least `min_level_dbm0`;
 //! - the newest 16 ms still carry the tone's energy (so the end is seen one hop after it
 //!   happens instead of one window later).
@@ -24,7 +25,8 @@
 //! within `max_freq_dev` (relative, with a 1.5 Hz floor) of the segment's mean form a *segment*;
 //! a frequency jump starts a new one, and so does a level change once the window is full of
 //! tone (more than [`LEVEL_RISE_DB`] up or [`LEVEL_DROP_DB`] down: beeps are steady, vowels are
-//! not). Segments of fewer than [`MIN_SEGMENT_FRAMES`] frames are ignored, and a run needs one
+//! not), and a change of timbre (harmonics-to-fundamental ratio moving by more than
+//! [`HARMONIC_STEADY_DB`]). Segments of fewer than [`MIN_SEGMENT_FRAMES`] frames are ignored, and a run needs one
 //! segment of at least [`MIN_LONGEST_FRAMES`].
 //!
 //! **Multi-tone beeps:** segments separated by at most `max_gap_ms` of non-tonal frames are
@@ -50,6 +52,14 @@ pub const MIN_LONGEST_FRAMES: usize = 4;
 pub const LEVEL_RISE_DB: f32 = 2.0;
 /// ...and at most this much quieter; otherwise the segment ends (speech is not steady).
 pub const LEVEL_DROP_DB: f32 = 3.0;
+
+/// Largest harmonics-to-fundamental energy ratio of a tonal frame (−3 dB).
+pub const MAX_HARMONIC_RATIO: f64 = 0.5;
+/// Harmonics-to-fundamental ratios below this (dB) count as "no harmonics".
+pub const HARMONIC_FLOOR_DB: f32 = -20.0;
+/// Once the window has been full of tone, the harmonics-to-fundamental ratio must stay within
+/// this many dB of its value then (a beep's timbre is fixed, a vowel's moves).
+pub const HARMONIC_STEADY_DB: f32 = 4.0;
 
 /// Supported sample rates, Hz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8000..=48_000;
@@ -110,6 +120,8 @@ pub struct BeepEvent {
 struct Seg {
     /// Loudest level once the window first held only this tone (the steadiness reference).
     ref_level: Option<f32>,
+    /// Harmonics-to-fundamental ratio (dB) at the same moment.
+    ref_harm_db: Option<f32>,
     freq_sum: f64,
     frames: usize,
     level_db: f32,
@@ -261,7 +273,7 @@ impl BeepDetector {
     }
 
     /// Analyse the newest window; returns (frequency, level dBm0, tone mean square) if tonal.
-    fn analyze(&mut self) -> Option<(f64, f32, f32)> {
+    fn analyze(&mut self) -> Option<(f64, f32, f32, f32)> {
         let n = self.n;
         // Before the buffer is full, the window's tail holds the samples so far (zeros ahead).
         let valid = self.filled;
@@ -329,7 +341,7 @@ impl BeepDetector {
             harm += p[k - 1] + p[k] + p[k + 1];
             m += 1.0;
         }
-        if (fund + harm) < self.cfg.min_purity as f64 * total || fund < 0.5 * (fund + harm) {
+        if (fund + harm) < self.cfg.min_purity as f64 * total || harm > MAX_HARMONIC_RATIO * fund {
             return None;
         }
         // Sub-harmonics: a voiced sound whose strongest harmonic is the peak has energy at
@@ -365,7 +377,9 @@ impl BeepDetector {
         if valid >= n && recent_ms < 0.3 * tone_ms as f64 {
             return None;
         }
-        Some((kf * bin_hz, level, tone_ms))
+        let harm_db =
+            (10.0 * (harm.max(1e-30) / fund).log10()).max(HARMONIC_FLOOR_DB as f64) as f32;
+        Some((kf * bin_hz, level, tone_ms, harm_db))
     }
 
     fn close_seg(&mut self) {
@@ -390,7 +404,7 @@ impl BeepDetector {
         let end_sample = self.samples;
         let res = self.analyze();
         match res {
-            Some((f, level, tone_ms)) => {
+            Some((f, level, tone_ms, harm_db)) => {
                 let fill = (self.n / self.hop) as usize;
                 let continues = self.cur.as_ref().is_some_and(|s| {
                     let m = s.mean();
@@ -398,6 +412,11 @@ impl BeepDetector {
                         None => true,
                         Some(r) => level <= r + LEVEL_RISE_DB && level >= r - LEVEL_DROP_DB,
                     };
+                    let steady_timbre = match s.ref_harm_db {
+                        None => true,
+                        Some(r) => (harm_db - r).abs() <= HARMONIC_STEADY_DB,
+                    };
+                    let steady_level = steady_level && steady_timbre;
                     (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5) && steady_level
                 });
                 if !continues {
@@ -419,6 +438,7 @@ impl BeepDetector {
                     }
                     self.cur = Some(Seg {
                         ref_level: None,
+                        ref_harm_db: None,
                         freq_sum: 0.0,
                         frames: 0,
                         level_db: level,
@@ -430,6 +450,7 @@ impl BeepDetector {
                 seg.level_db = seg.level_db.max(level);
                 if seg.frames == fill {
                     seg.ref_level = Some(seg.level_db);
+                    seg.ref_harm_db = Some(harm_db);
                 }
                 if let Some(r) = self.run.as_mut() {
                     r.last_ok_frame = fidx;
