@@ -22,11 +22,11 @@
 //!
 //! The frequency is the peak bin refined by parabolic interpolation of the log power spectrum
 //! (error well under 1 Hz for a clean tone). Consecutive tonal frames whose frequency stays
-//! within `max_freq_dev` (relative, with a 1.5 Hz floor) of the segment's mean form a *segment*;
+//! within `max_freq_dev` (relative, with a 0.8 Hz floor) of the segment's mean form a *segment*;
 //! a frequency jump starts a new one, and so does a level change once the window is full of
 //! tone (more than [`LEVEL_RISE_DB`] up or [`LEVEL_DROP_DB`] down: beeps are steady, vowels are
-//! not), and a change of timbre (harmonics-to-fundamental ratio moving by more than
-//! [`HARMONIC_STEADY_DB`]). Segments of fewer than [`MIN_SEGMENT_FRAMES`] frames are ignored, and a run needs one
+//! not), and from the first frame on a change of timbre (harmonics-to-fundamental ratio moving
+//! by more than [`HARMONIC_STEADY_DB`]). Segments of fewer than [`MIN_SEGMENT_FRAMES`] frames are ignored, and a run needs one
 //! segment of at least [`MIN_LONGEST_FRAMES`].
 //!
 //! **Multi-tone beeps:** segments separated by at most `max_gap_ms` of non-tonal frames are
@@ -45,8 +45,8 @@ use crate::AudioError;
 
 /// Frames (16 ms hops) a segment needs to count in a run.
 pub const MIN_SEGMENT_FRAMES: usize = 3;
-/// Frames the longest segment of a run needs (an 80 ms tone gives 4–5).
-pub const MIN_LONGEST_FRAMES: usize = 4;
+/// Frames the longest segment of a run needs (an 80 ms tone gives 3–5).
+pub const MIN_LONGEST_FRAMES: usize = 3;
 /// Once the window has been full of tone, a frame may be at most this much louder than the
 /// segment's loudest frame at that moment...
 pub const LEVEL_RISE_DB: f32 = 2.0;
@@ -57,8 +57,8 @@ pub const LEVEL_DROP_DB: f32 = 3.0;
 pub const MAX_HARMONIC_RATIO: f64 = 0.5;
 /// Harmonics-to-fundamental ratios below this (dB) count as "no harmonics".
 pub const HARMONIC_FLOOR_DB: f32 = -20.0;
-/// Once the window has been full of tone, the harmonics-to-fundamental ratio must stay within
-/// this many dB of its value then (a beep's timbre is fixed, a vowel's moves).
+/// The harmonics-to-fundamental ratio must stay within this many dB of its value in the
+/// segment's first frame (a beep's timbre is fixed, a vowel's moves).
 pub const HARMONIC_STEADY_DB: f32 = 4.0;
 
 /// Supported sample rates, Hz.
@@ -77,7 +77,7 @@ pub struct BeepConfig {
     pub min_level_dbm0: f32,
     /// Minimum share of frame energy in the fundamental and its harmonics (default 0.8).
     pub min_purity: f32,
-    /// Maximum relative deviation of a frame's frequency from its segment mean (default 0.003).
+    /// Maximum relative deviation of a frame's frequency from its segment mean (default 0.0015).
     pub max_freq_dev: f32,
     /// Longest non-tonal gap inside a multi-tone run, ms (default 50).
     pub max_gap_ms: f64,
@@ -94,7 +94,7 @@ impl Default for BeepConfig {
             min_duration_ms: 80.0,
             min_level_dbm0: -40.0,
             min_purity: 0.85,
-            max_freq_dev: 0.003,
+            max_freq_dev: 0.0015,
             max_gap_ms: 50.0,
             max_subharmonic: 0.01,
         }
@@ -120,7 +120,7 @@ pub struct BeepEvent {
 struct Seg {
     /// Loudest level once the window first held only this tone (the steadiness reference).
     ref_level: Option<f32>,
-    /// Harmonics-to-fundamental ratio (dB) at the same moment.
+    /// Harmonics-to-fundamental ratio (dB) of the segment's first frame.
     ref_harm_db: Option<f32>,
     freq_sum: f64,
     frames: usize,
@@ -417,7 +417,7 @@ impl BeepDetector {
                         Some(r) => (harm_db - r).abs() <= HARMONIC_STEADY_DB,
                     };
                     let steady_level = steady_level && steady_timbre;
-                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(1.5) && steady_level
+                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(0.8) && steady_level
                 });
                 if !continues {
                     // A frequency jump (or a first tonal frame) starts a new segment; the run
@@ -448,9 +448,11 @@ impl BeepDetector {
                 seg.freq_sum += f;
                 seg.frames += 1;
                 seg.level_db = seg.level_db.max(level);
+                if seg.frames == 1 {
+                    seg.ref_harm_db = Some(harm_db);
+                }
                 if seg.frames == fill {
                     seg.ref_level = Some(seg.level_db);
-                    seg.ref_harm_db = Some(harm_db);
                 }
                 if let Some(r) = self.run.as_mut() {
                     r.last_ok_frame = fidx;

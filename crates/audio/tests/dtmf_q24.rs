@@ -112,6 +112,28 @@ fn frequency_deviation() {
 }
 
 #[test]
+fn frequency_deviation_in_noise() {
+    for fs in [8000u32, 16000] {
+        for (i, d) in ALL.chars().enumerate() {
+            for (j, dev) in [0.015f32, -0.015].into_iter().enumerate() {
+                let mut x = silence(fs, 30.0);
+                x.extend(digit_sig(fs, d, -20.0, -20.0, dev, -dev, 50.0));
+                x.extend(silence(fs, 60.0));
+                let noise = white_noise(fs, 150.0, -17.0 - 15.0, (i * 2 + j) as u64);
+                for (a, b) in x.iter_mut().zip(noise) {
+                    *a = mulaw_roundtrip(*a + b);
+                }
+                assert_eq!(
+                    digits(&detect(fs, &x, 160)),
+                    d.to_string(),
+                    "{fs} {d} {dev}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn duration_and_pause() {
     for fs in [8000u32, 16000] {
         for offset in (0..110).step_by(11) {

@@ -54,6 +54,19 @@ fn beep_frequency_timing_latency() {
 }
 
 #[test]
+fn beep_near_minimum_duration_any_alignment() {
+    for fs in [8000u32, 16000] {
+        for pre in (0..16).map(|i| 200.0 + i as f64) {
+            for f in [500.0f32, 1000.0, 2000.0] {
+                let x = with_silence(fs, pre, sine(fs, f, 90.0, -20.0), 300.0);
+                let ev = beeps(fs, &x, 160);
+                assert_eq!(ev.len(), 1, "fs {fs} pre {pre} f {f}: {ev:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn beep_minimum_duration() {
     let fs = 8000;
     let ev = beeps(
