@@ -310,8 +310,9 @@ impl BeepDetector {
             ((self.cfg.max_freq_hz as f64 / bin_hz).floor() as usize).min(self.power.len() - 2);
         // The strongest component from 100 Hz up to `max_freq_hz` must lie in the band and
         // be a local maximum (a voice whose pitch is below the band is not a beep).
-        let mut kp = k_lo_total.max(1);
-        for k in kp..=k1 {
+        let k_start = k_lo_total.max(1);
+        let mut kp = k_start;
+        for k in k_start..=k1 {
             if self.power[k] > self.power[kp] {
                 kp = k;
             }
@@ -405,7 +406,7 @@ impl BeepDetector {
         let res = self.analyze();
         match res {
             Some((f, level, tone_ms, harm_db)) => {
-                let fill = (self.n / self.hop) as usize;
+                let fill = self.n / self.hop;
                 let continues = self.cur.as_ref().is_some_and(|s| {
                     let m = s.mean();
                     let steady_level = match s.ref_level {
@@ -503,6 +504,14 @@ impl BeepDetector {
     }
 }
 
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,13 +531,5 @@ mod tests {
         assert!((ev[0].start_ms - 375.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].end_ms - 675.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].level_db + 15.0).abs() < 1.0, "{ev:?}");
-    }
-}
-
-fn gcd(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
     }
 }

@@ -133,6 +133,9 @@ impl C {
     }
 }
 
+/// Per-block candidate: row, column, tone mean square, block DFT values, half-lag products.
+type Cand = (usize, usize, f64, [C; 2], [C; 2]);
+
 #[derive(Clone, Debug)]
 struct Run {
     row: usize,
@@ -239,7 +242,7 @@ impl DtmfDetector {
     }
 
     /// Per-block test; returns (row, col, tone mean square, X for the two tones, half-lag products).
-    fn analyze(&self) -> Option<(usize, usize, f64, [C; 2], [C; 2])> {
+    fn analyze(&self) -> Option<Cand> {
         let b = &self.buf;
         let (h, n) = (self.half, self.n);
         let ms = b.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / n as f64;
@@ -309,11 +312,7 @@ impl DtmfDetector {
         ))
     }
 
-    fn step(
-        &mut self,
-        cand: Option<(usize, usize, f64, [C; 2], [C; 2])>,
-        out: &mut Vec<DtmfEvent>,
-    ) {
+    fn step(&mut self, cand: Option<Cand>, out: &mut Vec<DtmfEvent>) {
         let blk = self.block_idx;
         match cand {
             Some((row, col, tone_ms, x, lag)) => {

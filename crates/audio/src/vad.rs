@@ -3,7 +3,7 @@
 //!
 //! # Method
 //! Frames are 10, 20 or 30 ms. Each frame's level (dBm0, after a 100 Hz DC-blocking high-pass)
-//! is compared with a noise floor: the minimum frame level over the last 1.5 s, followed
+//! is compared with a noise floor (starting at [`INITIAL_FLOOR_DBM0`]): the minimum frame level over the last 1.5 s, followed
 //! downwards at once and upwards at most 10 dB/s (so the floor tracks a rising noise within a
 //! few seconds, while pauses between words keep it from following speech); a level that stays
 //! steady (standard deviation ≤ 1.5 dB over 300 ms — a noise step or a tone) becomes the floor
@@ -11,7 +11,7 @@
 //! vowel may be cut). A frame is *speech*
 //! when its level exceeds the floor by the mode's margin and an absolute minimum, and it is not
 //! *tonal*: with `reject_tones` on, a 32 ms FFT ending at the frame is checked, and a frame whose
-//! two strongest spectral peaks (±2 bins each) hold ≥ 85 % of the 200–4000 Hz energy is not
+//! two strongest spectral peaks (±1 bin each) hold ≥ 90 % of the 200–4000 Hz energy is not
 //! speech (steady single or dual tones — beeps, DTMF, ringback — are rejected; speech spreads
 //! its energy over many harmonics and formants).
 //!
@@ -45,6 +45,11 @@ pub const FLOOR_WINDOW_MS: f64 = 1500.0;
 pub const STATIONARY_MS: f64 = 300.0;
 /// See [`STATIONARY_MS`].
 pub const STATIONARY_STD_DB: f64 = 1.5;
+/// Noise floor assumed before the first frame, dBm0.
+pub const INITIAL_FLOOR_DBM0: f64 = -60.0;
+/// A frame is tonal when its two strongest peaks (±1 bin each) hold this share of the
+/// 200–4000 Hz energy.
+pub const TONAL_SHARE: f64 = 0.9;
 /// Lowest noise floor, dBm0 (digital silence does not drag the floor to −∞).
 pub const MIN_FLOOR_DBM0: f64 = -75.0;
 /// Fastest upward movement of the noise floor, dB per second.
@@ -292,7 +297,7 @@ impl Vad {
             best
         };
         let around = |i: usize| {
-            p[i.saturating_sub(2)..(i + 3).min(p.len())]
+            p[i.saturating_sub(1)..(i + 2).min(p.len())]
                 .iter()
                 .sum::<f64>()
         };
@@ -300,7 +305,7 @@ impl Vad {
             return false;
         };
         let e2 = peak(&p, Some(a)).map_or(0.0, around);
-        (around(a) + e2) >= 0.85 * total
+        (around(a) + e2) >= TONAL_SHARE * total
     }
 
     fn on_frame(&mut self, ms: f64, out: &mut Vec<VadEvent>) {
@@ -315,13 +320,17 @@ impl Vad {
         let min = self.levels.iter().copied().fold(f64::INFINITY, f64::min);
         let rise = FLOOR_RISE_DB_PER_S * self.frame_ms / 1000.0;
         let mut floor = match self.floor {
-            None => min,
+            // Start low: the stream may begin in speech; the floor comes down at once if the
+            // background is quieter and rises at the limited rate otherwise.
+            None => min.min(INITIAL_FLOOR_DBM0),
             Some(f) if min < f => min,
             Some(f) => f + (min - f).min(rise),
         };
         // A steady level (a noise step, a tone) is background: jump the floor to it.
-        let recent = (STATIONARY_MS / self.frame_ms).ceil() as usize;
-        if self.levels.len() >= recent {
+        // At stream start, judge stationarity on the frames seen so far (at least three), so
+        // that a stream opening on steady noise does not start with false speech.
+        let recent = ((STATIONARY_MS / self.frame_ms).ceil() as usize).min(self.levels.len());
+        if recent >= 3 {
             let it = self.levels.iter().skip(self.levels.len() - recent);
             let mean = it.clone().sum::<f64>() / recent as f64;
             let var = it.map(|v| (v - mean) * (v - mean)).sum::<f64>() / recent as f64;
