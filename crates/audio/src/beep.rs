@@ -153,6 +153,7 @@ pub struct BeepDetector {
     fft: Arc<dyn RealToComplex<f32>>,
     buf: Vec<f32>,
     filled: usize,
+    pos: usize,
     since_hop: usize,
     samples: u64,
     frame_idx: u64,
@@ -221,6 +222,7 @@ impl BeepDetector {
             fft,
             buf: vec![0.0; n],
             filled: 0,
+            pos: 0,
             since_hop: 0,
             samples: 0,
             frame_idx: 0,
@@ -241,14 +243,10 @@ impl BeepDetector {
             let x = clean(x);
             self.env.push(x);
             self.samples += 1;
-            // sliding buffer: newest sample at the end
-            if self.filled < self.n {
-                self.buf[self.filled] = x;
-                self.filled += 1;
-            } else {
-                self.buf.copy_within(1.., 0);
-                self.buf[self.n - 1] = x;
-            }
+            // ring buffer: `pos` is the next write index (the oldest sample once full)
+            self.buf[self.pos] = x;
+            self.pos = (self.pos + 1) % self.n;
+            self.filled = (self.filled + 1).min(self.n);
             self.since_hop += 1;
             if self.since_hop == self.hop && self.filled >= self.hop {
                 self.since_hop = 0;
@@ -268,6 +266,20 @@ impl BeepDetector {
         out
     }
 
+    /// Sample `i` (0 = oldest) of the newest `n`-sample window; zeros before the stream start.
+    fn chrono(&self, i: usize) -> f32 {
+        let n = self.n;
+        if self.filled < n {
+            if i >= n - self.filled {
+                self.buf[i - (n - self.filled)]
+            } else {
+                0.0
+            }
+        } else {
+            self.buf[(self.pos + i) % n]
+        }
+    }
+
     fn ms(&self, s: u64) -> f64 {
         s as f64 * 1000.0 / self.fs as f64
     }
@@ -278,16 +290,7 @@ impl BeepDetector {
         // Before the buffer is full, the window's tail holds the samples so far (zeros ahead).
         let valid = self.filled;
         for i in 0..n {
-            let s = if valid < n {
-                if i >= n - valid {
-                    self.buf[i - (n - valid)]
-                } else {
-                    0.0
-                }
-            } else {
-                self.buf[i]
-            };
-            self.scratch_in[i] = s * self.window[i];
+            self.scratch_in[i] = self.chrono(i) * self.window[i];
         }
         self.fft
             .process_with_scratch(
@@ -372,9 +375,10 @@ impl BeepDetector {
             return None;
         }
         let tone_ms = (amp * amp / 2.0) as f32;
-        let recent = &self.buf[n - self.hop..];
-        let recent_ms =
-            recent.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / self.hop as f64;
+        let recent_ms = (n - self.hop..n)
+            .map(|i| (self.chrono(i) as f64).powi(2))
+            .sum::<f64>()
+            / self.hop as f64;
         if valid >= n && recent_ms < 0.3 * tone_ms as f64 {
             return None;
         }
