@@ -22,12 +22,15 @@ enum Command {
     /// Inspect and convert audio files.
     #[command(subcommand)]
     Audio(cmd::audio::AudioCmd),
+    /// Answering-machine and voicemail-beep detection on a recording; `amd eval` scores it.
+    Amd(cmd::amd::AmdArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Audio(c) => cmd::audio::run(c),
+        Command::Amd(a) => cmd::amd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
