@@ -102,7 +102,13 @@ fn set_level(x: &[f32], level_dbm0: f32) -> Vec<f32> {
 }
 
 /// Render a beep of the given shape; returns samples and the nominal (first) frequency.
-pub fn render_beep(shape: BeepShape, freq: f32, ms: f64, level_dbm0: f32, rng: &mut Prng) -> Vec<f32> {
+pub fn render_beep(
+    shape: BeepShape,
+    freq: f32,
+    ms: f64,
+    level_dbm0: f32,
+    rng: &mut Prng,
+) -> Vec<f32> {
     let mut out = match shape {
         BeepShape::Pure => synth::sine(RATE, freq, ms, level_dbm0),
         BeepShape::Harmonic => {
@@ -149,13 +155,19 @@ fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
         "dial_tone" => synth::multi_tone(RATE, &[350.0, 440.0], 1500.0, lvl),
         "busy" => synth::cadence(RATE, &[480.0, 620.0], lvl, 500.0, 500.0, 3),
         "dtmf" => {
-            let digits: String = (0..6).map(|_| *pick(rng, &['1', '5', '9', '0', '#', '*'])).collect();
+            let digits: String = (0..6)
+                .map(|_| *pick(rng, &['1', '5', '9', '0', '#', '*']))
+                .collect();
             synth::dtmf_sequence(&digits, RATE, 100.0, 80.0, lvl).expect("valid digits")
         }
         _ => {
             // "hold music": a chord progression with harmonics, notes of 400 ms.
-            let chords: [[f32; 3]; 4] =
-                [[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]];
+            let chords: [[f32; 3]; 4] = [
+                [261.6, 329.6, 392.0],
+                [220.0, 261.6, 329.6],
+                [174.6, 220.0, 261.6],
+                [196.0, 246.9, 293.7],
+            ];
             let mut y = Vec::new();
             for c in chords.iter().cycle().take(8) {
                 let mut note = vec![0.0f32; synth::samples_for_ms(RATE, 400.0)];
@@ -176,7 +188,10 @@ fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
 
 /// Build `n` calls (about 55% machines, 35% humans, 10% humans after a hard negative).
 pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
-    assert!(!sources.long.is_empty() && !sources.short.is_empty(), "sources must not be empty");
+    assert!(
+        !sources.long.is_empty() && !sources.short.is_empty(),
+        "sources must not be empty"
+    );
     let mut rng = Prng::new(seed);
     let conditions = [Condition::Clean, Condition::G711, Condition::Noise15G711];
     let negatives = ["ringback", "dial_tone", "busy", "dtmf", "hold_music"];
@@ -203,13 +218,34 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
             speech_end_ms = ms_of(x.len());
             x.extend(synth::silence(RATE, range(&mut rng, 150.0, 900.0)));
             if rng.uniform() < 0.8 {
-                let shape = *pick(&mut rng, &[BeepShape::Pure, BeepShape::Harmonic, BeepShape::MultiTone]);
-                let f = range(&mut rng, 300.0, if shape == BeepShape::Harmonic { 1200.0 } else { 2300.0 }) as f32;
-                let ms = if rng.uniform() < 0.3 { range(&mut rng, 80.0, 200.0) } else { range(&mut rng, 200.0, 1500.0) };
+                let shape = *pick(
+                    &mut rng,
+                    &[BeepShape::Pure, BeepShape::Harmonic, BeepShape::MultiTone],
+                );
+                let f = range(
+                    &mut rng,
+                    300.0,
+                    if shape == BeepShape::Harmonic {
+                        1200.0
+                    } else {
+                        2300.0
+                    },
+                ) as f32;
+                let ms = if rng.uniform() < 0.3 {
+                    range(&mut rng, 80.0, 200.0)
+                } else {
+                    range(&mut rng, 200.0, 1500.0)
+                };
                 let lvl = range(&mut rng, -30.0, -6.0) as f32;
                 let start = ms_of(x.len());
                 x.extend(render_beep(shape, f, ms, lvl, &mut rng));
-                beep = Some(TrueBeep { start_ms: start, end_ms: ms_of(x.len()), frequency_hz: f, level_dbm0: lvl, shape });
+                beep = Some(TrueBeep {
+                    start_ms: start,
+                    end_ms: ms_of(x.len()),
+                    frequency_hz: f,
+                    level_dbm0: lvl,
+                    shape,
+                });
             } else {
                 beep = None;
             }
@@ -217,7 +253,11 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
         } else {
             truth = Truth::Human;
             beep = None;
-            neg = if roll > 0.9 { Some(*pick(&mut rng, &negatives)) } else { None };
+            neg = if roll > 0.9 {
+                Some(*pick(&mut rng, &negatives))
+            } else {
+                None
+            };
             if let Some(kind) = neg {
                 x.extend(negative(kind, &mut rng));
                 x.extend(synth::silence(RATE, range(&mut rng, 200.0, 600.0)));
@@ -238,7 +278,12 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
             Condition::Noise15G711 => {
                 // 15 dB below the quieter of the speech and the beep.
                 let reference = beep.map_or(level, |b| b.level_dbm0.min(level));
-                let noise = synth::white_noise(RATE, ms_of(x.len()) as f64 + 10.0, reference - 15.0, seed ^ (i as u64 + 1));
+                let noise = synth::white_noise(
+                    RATE,
+                    ms_of(x.len()) as f64 + 10.0,
+                    reference - 15.0,
+                    seed ^ (i as u64 + 1),
+                );
                 for (a, b) in x.iter_mut().zip(noise) {
                     *a += b;
                 }
@@ -247,13 +292,28 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
         }
         let name = format!(
             "{i:04}-{}-{}{}-{:?}",
-            match truth { Truth::Human => "human", Truth::Machine => "machine" },
-            beep.map_or("nobeep".to_string(), |b| format!("beep{:.0}hz{}ms", b.frequency_hz, b.end_ms - b.start_ms)),
+            match truth {
+                Truth::Human => "human",
+                Truth::Machine => "machine",
+            },
+            beep.map_or("nobeep".to_string(), |b| format!(
+                "beep{:.0}hz{}ms",
+                b.frequency_hz,
+                b.end_ms - b.start_ms
+            )),
             neg.map_or(String::new(), |k| format!("-{k}")),
             condition
         )
         .to_lowercase();
-        cases.push(Case { name, samples: x, truth, beep, negative: neg, condition, speech_end_ms });
+        cases.push(Case {
+            name,
+            samples: x,
+            truth,
+            beep,
+            negative: neg,
+            condition,
+            speech_end_ms,
+        });
     }
     cases
 }

@@ -30,7 +30,11 @@ enum Phase {
     /// Listening to the greeting.
     Deciding,
     /// A machine, in `detect_message_end` mode: waiting for the beep or the end of the greeting.
-    AwaitingEnd { reason: MachineReason, cause: String, decided_ms: u64 },
+    AwaitingEnd {
+        reason: MachineReason,
+        cause: String,
+        decided_ms: u64,
+    },
     /// The result is out; only the beep watch may still run.
     Done,
 }
@@ -184,9 +188,20 @@ impl AmdDetector {
         match self.phase.clone() {
             Phase::Deciding => {
                 let cause = format!("HANGUP-{t}");
-                self.set_result(AnsweredBy::Unknown, t, t, None, AsteriskStatus::Hangup, cause);
+                self.set_result(
+                    AnsweredBy::Unknown,
+                    t,
+                    t,
+                    None,
+                    AsteriskStatus::Hangup,
+                    cause,
+                );
             }
-            Phase::AwaitingEnd { reason, cause, decided_ms } => {
+            Phase::AwaitingEnd {
+                reason,
+                cause,
+                decided_ms,
+            } => {
                 self.set_result(
                     AnsweredBy::MachineEndOther,
                     t,
@@ -214,7 +229,11 @@ impl AmdDetector {
             return;
         }
         if deciding {
-            self.delay.push_back(PendingFrame { t0, speech: self.vad_speech, tone: false });
+            self.delay.push_back(PendingFrame {
+                t0,
+                speech: self.vad_speech,
+                tone: false,
+            });
         }
         let mut reports = std::mem::take(&mut self.reports);
         self.frontend.push_frame(frame, deciding, &mut reports);
@@ -277,7 +296,11 @@ impl AmdDetector {
                         let cause = format!("BEEP-{:.0}", beep.frequency_hz);
                         self.finish_machine_with_beep(now, now, MachineReason::Beep, cause, beep);
                     }
-                    Phase::AwaitingEnd { reason, cause, decided_ms } => {
+                    Phase::AwaitingEnd {
+                        reason,
+                        cause,
+                        decided_ms,
+                    } => {
                         self.finish_machine_with_beep(now, decided_ms, reason, cause, beep);
                     }
                     Phase::Done => {
@@ -291,7 +314,10 @@ impl AmdDetector {
             }
             Report::Fax { tone } => {
                 if self.phase == Phase::Deciding {
-                    self.events.push_back(AmdEvent::Fax { at_ms: now, tone: tone.to_string() });
+                    self.events.push_back(AmdEvent::Fax {
+                        at_ms: now,
+                        tone: tone.to_string(),
+                    });
                     self.set_result(
                         AnsweredBy::Fax,
                         now,
@@ -359,7 +385,11 @@ impl AmdDetector {
                     self.on_verdict(v, t1);
                 }
             }
-            Phase::AwaitingEnd { reason, cause, decided_ms } => {
+            Phase::AwaitingEnd {
+                reason,
+                cause,
+                decided_ms,
+            } => {
                 if speech {
                     return;
                 }
@@ -367,9 +397,13 @@ impl AmdDetector {
                 if !self.stopped_speaking_sent && silence >= self.cfg.speech_end_threshold_ms as u64
                 {
                     self.stopped_speaking_sent = true;
-                    self.events.push_back(AmdEvent::MachineStoppedSpeaking { at_ms: t1 });
+                    self.events
+                        .push_back(AmdEvent::MachineStoppedSpeaking { at_ms: t1 });
                 }
-                let wait = self.cfg.greeting_completion_ms.max(self.cfg.speech_end_threshold_ms);
+                let wait = self
+                    .cfg
+                    .greeting_completion_ms
+                    .max(self.cfg.speech_end_threshold_ms);
                 if silence >= wait as u64 {
                     self.set_result(
                         AnsweredBy::MachineEndSilence,
@@ -393,7 +427,8 @@ impl AmdDetector {
                 self.set_result(AnsweredBy::Human, at, at, None, status, cause);
             }
             Verdict::Machine { reason, cause } => {
-                self.events.push_back(AmdEvent::Machine { at_ms: at, reason });
+                self.events
+                    .push_back(AmdEvent::Machine { at_ms: at, reason });
                 match self.cfg.mode {
                     Mode::Enable => {
                         self.set_result(
@@ -406,7 +441,11 @@ impl AmdDetector {
                         );
                     }
                     Mode::DetectMessageEnd => {
-                        self.phase = Phase::AwaitingEnd { reason, cause, decided_ms: at };
+                        self.phase = Phase::AwaitingEnd {
+                            reason,
+                            cause,
+                            decided_ms: at,
+                        };
                     }
                 }
             }
@@ -415,7 +454,8 @@ impl AmdDetector {
                 self.set_result(AnsweredBy::Unknown, at, at, None, status, cause);
             }
             Verdict::NotSure { cause } => {
-                self.events.push_back(AmdEvent::DecisionTimeout { at_ms: at });
+                self.events
+                    .push_back(AmdEvent::DecisionTimeout { at_ms: at });
                 self.set_result(AnsweredBy::Unknown, at, at, None, status, cause);
             }
         }
@@ -424,7 +464,8 @@ impl AmdDetector {
     fn timeout_result(&mut self, at: u64) {
         match self.phase.clone() {
             Phase::Deciding => {
-                self.events.push_back(AmdEvent::DecisionTimeout { at_ms: at });
+                self.events
+                    .push_back(AmdEvent::DecisionTimeout { at_ms: at });
                 self.set_result(
                     AnsweredBy::Unknown,
                     at,
@@ -434,8 +475,13 @@ impl AmdDetector {
                     format!("TOOLONG-{at}"),
                 );
             }
-            Phase::AwaitingEnd { reason, cause, decided_ms } => {
-                self.events.push_back(AmdEvent::DecisionTimeout { at_ms: at });
+            Phase::AwaitingEnd {
+                reason,
+                cause,
+                decided_ms,
+            } => {
+                self.events
+                    .push_back(AmdEvent::DecisionTimeout { at_ms: at });
                 self.set_result(
                     AnsweredBy::MachineEndOther,
                     at,
@@ -473,7 +519,10 @@ impl AmdDetector {
         self.phase = Phase::Done;
         self.delay.clear();
         self.frontend.stop_progress();
-        self.events.push_back(AmdEvent::Result { at_ms: at, result: result.clone() });
+        self.events.push_back(AmdEvent::Result {
+            at_ms: at,
+            result: result.clone(),
+        });
         self.result = Some(result);
     }
 }

@@ -169,7 +169,11 @@ pub fn summarise(mode: Mode, outcomes: &[CaseOutcome]) -> Report {
     }
     let n = r.calls.max(1) as f64;
     r.accuracy = (r.human_correct + r.machine_correct) as f64 / n;
-    r.beep_recall = if r.beeps_expected == 0 { 1.0 } else { r.beeps_found as f64 / r.beeps_expected as f64 };
+    r.beep_recall = if r.beeps_expected == 0 {
+        1.0
+    } else {
+        r.beeps_found as f64 / r.beeps_expected as f64
+    };
     r.beep_latency_ms_max = lat.iter().copied().max();
     r.beep_latency_ms_median = median(lat);
     r.decision_ms_median_human = median(dh);

@@ -64,7 +64,12 @@ impl Frontend {
         let beep = BeepDetector::new(rate, beep_cfg).expect("validated beep range");
         let progress =
             CallProgressDetector::new(rate, CallProgressConfig::default()).expect("validated rate");
-        Frontend { vad, beep, progress, progress_on: true }
+        Frontend {
+            vad,
+            beep,
+            progress,
+            progress_on: true,
+        }
     }
 
     /// Stop running the call-progress detector (after the decision).
@@ -109,9 +114,14 @@ fn progress_report(e: &ToneEvent) -> Report {
     match e.kind {
         ToneKind::FaxCng => Report::Fax { tone: "cng" },
         ToneKind::FaxCed => Report::Fax { tone: "ced" },
-        ToneKind::Sit => Report::Sit { tones: e.frequencies_hz.clone() },
+        ToneKind::Sit => Report::Sit {
+            tones: e.frequencies_hz.clone(),
+        },
         ToneKind::DialTone | ToneKind::Ringback | ToneKind::Busy | ToneKind::Reorder => {
-            Report::ProgressTone { start_ms: ms(e.start_ms), end_ms: ms(e.end_ms) }
+            Report::ProgressTone {
+                start_ms: ms(e.start_ms),
+                end_ms: ms(e.end_ms),
+            }
         }
     }
 }

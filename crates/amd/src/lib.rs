@@ -12,6 +12,6 @@ pub mod events;
 mod frontend;
 pub mod greeting;
 
-pub use detector::{AmdDetector, FRAME_MS, MASK_DELAY_MS};
 pub use config::{AmdConfig, ConfigError, Mode, Strategy};
+pub use detector::{AmdDetector, FRAME_MS, MASK_DELAY_MS};
 pub use events::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};
