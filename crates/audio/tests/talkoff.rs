@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent, SAMPLE_RATES as BEEP_RATES};
 use tympan_audio::decode;
-use tympan_audio::resample::resample;
 use tympan_audio::dtmf::{DtmfConfig, DtmfDetector, DtmfEvent};
+use tympan_audio::resample::resample;
 
 fn shared_data() -> Option<PathBuf> {
     let base = std::env::var_os("TYMPAN_SHARED")

@@ -22,12 +22,21 @@ enum Command {
     /// Inspect and convert audio files.
     #[command(subcommand)]
     Audio(cmd::audio::AudioCmd),
+    /// Spectral features (librosa mel spectrogram / MFCC, Kaldi fbank).
+    Features(cmd::features::FeaturesArgs),
+    /// DTMF digits in a recording.
+    Dtmf(cmd::dtmf::DtmfArgs),
+    /// Call-progress tones (dial, ringback, busy, reorder, SIT, fax) and beeps.
+    Tones(cmd::tones::TonesArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Audio(c) => cmd::audio::run(c),
+        Command::Features(a) => cmd::features::run(a),
+        Command::Dtmf(a) => cmd::dtmf::run(a),
+        Command::Tones(a) => cmd::tones::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
