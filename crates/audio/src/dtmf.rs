@@ -30,7 +30,7 @@
 //! Events therefore come out when a digit ends (about 26 ms after the tone stops).
 //! Times are milliseconds from the first sample pushed, derived from sample counts only.
 
-use crate::goertzel::{clean, Envelope, Goertzel};
+use crate::goertzel::{check_sample_rate, clean, Envelope, Goertzel};
 use crate::synth::dbm0_to_amplitude;
 use crate::AudioError;
 
@@ -173,12 +173,7 @@ pub struct DtmfDetector {
 impl DtmfDetector {
     /// A detector for audio at `sample_rate` Hz (4000–192000).
     pub fn new(sample_rate: u32, config: DtmfConfig) -> Result<Self, AudioError> {
-        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(AudioError::InvalidParam {
-                name: "sample_rate",
-                why: format!("{sample_rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"),
-            });
-        }
+        check_sample_rate(sample_rate, &(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE))?;
         if !(config.min_energy_ratio > 0.0 && config.min_energy_ratio <= 1.0) {
             return Err(AudioError::InvalidParam {
                 name: "min_energy_ratio",

@@ -40,9 +40,10 @@ impl MonoStream {
         })
     }
 
-    /// Sample rate of the file.
-    pub fn file_rate(&self) -> u32 {
-        self.file_rate
+    /// `"<file rate> Hz (analysed at <rate> Hz)"` when the stream is resampled.
+    pub fn resampling_note(&self) -> Option<String> {
+        (self.rate() != self.file_rate)
+            .then(|| format!("{} Hz (analysed at {} Hz)", self.file_rate, self.rate()))
     }
 
     /// Sample rate of the blocks returned by [`next_block`](Self::next_block).

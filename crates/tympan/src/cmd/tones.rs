@@ -107,12 +107,8 @@ pub fn run(a: TonesArgs) -> anyhow::Result<()> {
         return super::print_json(&report);
     }
     println!("file: {}", a.file.display());
-    if stream.rate() != stream.file_rate() {
-        println!(
-            "rate: {} Hz (analysed at {} Hz)",
-            stream.file_rate(),
-            stream.rate()
-        );
+    if let Some(note) = stream.resampling_note() {
+        println!("rate: {note}");
     }
     if report.events.is_empty() {
         println!("no tones or beeps found");
