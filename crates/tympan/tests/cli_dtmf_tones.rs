@@ -1,26 +1,14 @@
 //! `tympan dtmf` and `tympan tones` run as real processes on WAVs made with
 //! `tympan_audio::synth`.
 
+mod common;
+
+use common::{temp_dir, tympan};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use tympan_audio::synth::{add_noise_snr, cadence, dtmf_sequence, silence, sine};
 use tympan_audio::wav_write::{encode_wav, Codec};
 use tympan_audio::Audio;
-
-fn tympan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tympan"))
-        .args(args)
-        .output()
-        .expect("run tympan")
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tympan-cli-detect-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn write_wav(path: &Path, audio: &Audio) {
     std::fs::write(path, encode_wav(audio, Codec::Pcm16)).unwrap();

@@ -6,16 +6,11 @@
 //! fixture's largest magnitude; MFCC (orthonormal DCT of dB values within 0.01 dB) max absolute
 //! error `0.01 * sqrt(n_mels)`.
 
+mod common;
+
+use common::{temp_dir, tympan};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn tympan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tympan"))
-        .args(args)
-        .output()
-        .expect("run tympan")
-}
 
 fn fixtures() -> Option<PathBuf> {
     let base = match std::env::var_os("TYMPAN_SHARED") {
@@ -34,13 +29,6 @@ fn fixtures() -> Option<PathBuf> {
         dir.display()
     );
     None
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tympan-cli-features-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Shape and values of a `{"shape": [..], "values": [..]}` document.
