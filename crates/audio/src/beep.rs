@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::goertzel::{clean, Envelope};
+use crate::goertzel::{check_sample_rate, clean, Envelope};
 use crate::synth::amplitude_to_dbm0;
 use crate::AudioError;
 
@@ -179,12 +179,7 @@ impl std::fmt::Debug for BeepDetector {
 impl BeepDetector {
     /// A detector for audio at `sample_rate` Hz (8000–48000).
     pub fn new(sample_rate: u32, config: BeepConfig) -> Result<Self, AudioError> {
-        if !SAMPLE_RATES.contains(&sample_rate) {
-            return Err(AudioError::InvalidParam {
-                name: "sample_rate",
-                why: format!("{sample_rate} Hz is outside {SAMPLE_RATES:?}"),
-            });
-        }
+        check_sample_rate(sample_rate, &SAMPLE_RATES)?;
         if !(config.min_freq_hz >= 100.0
             && config.min_freq_hz < config.max_freq_hz
             && config.max_freq_hz < sample_rate as f32 / 2.0)

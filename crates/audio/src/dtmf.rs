@@ -2,10 +2,10 @@
 //! plus re-exported generators.
 //!
 //! # Method
-//! Audio is cut into blocks of 13 ms (104 samples at 8 kHz, 208 at 16 kHz). For every block the
-//! eight keypad frequencies are measured with Goertzel filters, each computed as two half-block
-//! DFT values so that both the block's complex spectrum value and a short-lag phase advance are
-//! known. A block is a *candidate* for a digit when:
+//! Audio is cut into blocks of 13 ms, rounded down to a multiple of 8 samples (104 samples at
+//! 8 kHz, 208 at 16 kHz, 568 at 44.1 kHz). For every block the eight keypad frequencies are
+//! measured with Goertzel filters, each computed as two half-block DFT values so that both the
+//! block's complex spectrum value and a short-lag phase advance are known. A block is a *candidate* for a digit when:
 //! - the strongest low-group and high-group tones are each above `min_level_dbm0`;
 //! - each dominates the rest of its group by 6 dB;
 //! - twist (high minus low level) is within ±`max_twist_db`;
@@ -30,7 +30,7 @@
 //! Events therefore come out when a digit ends (about 26 ms after the tone stops).
 //! Times are milliseconds from the first sample pushed, derived from sample counts only.
 
-use crate::goertzel::{clean, Envelope, Goertzel};
+use crate::goertzel::{check_sample_rate, clean, Envelope, Goertzel};
 use crate::synth::dbm0_to_amplitude;
 use crate::AudioError;
 
@@ -173,19 +173,16 @@ pub struct DtmfDetector {
 impl DtmfDetector {
     /// A detector for audio at `sample_rate` Hz (4000–192000).
     pub fn new(sample_rate: u32, config: DtmfConfig) -> Result<Self, AudioError> {
-        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(AudioError::InvalidParam {
-                name: "sample_rate",
-                why: format!("{sample_rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"),
-            });
-        }
+        check_sample_rate(sample_rate, &(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE))?;
         if !(config.min_energy_ratio > 0.0 && config.min_energy_ratio <= 1.0) {
             return Err(AudioError::InvalidParam {
                 name: "min_energy_ratio",
                 why: format!("{} is not in (0, 1]", config.min_energy_ratio),
             });
         }
-        let n = ((sample_rate as usize * 13 / 1000) / 2 * 2).max(16);
+        // A whole number of 1/8-block envelope steps per block, so that block `b` starts at
+        // envelope step `8b` (otherwise edges drift, e.g. at 44.1 kHz).
+        let n = ((sample_rate as usize * 13 / 1000) / 8 * 8).max(16);
         let all: Vec<f32> = LOW_GROUP.iter().chain(HIGH_GROUP.iter()).copied().collect();
         let filters = std::array::from_fn(|i| Goertzel::new(all[i], sample_rate));
         let harmonics = std::array::from_fn(|i| Goertzel::new(2.0 * all[i], sample_rate));

@@ -5,6 +5,8 @@
 //! peak amplitude `a` exactly at `f` gives `|X| = a·N/2`, so [`Goertzel::amplitude`] returns
 //! `2|X|/N`, an estimate of the sine's peak amplitude.
 
+use crate::AudioError;
+
 /// A single-frequency Goertzel filter for a given sample rate.
 #[derive(Clone, Copy, Debug)]
 pub struct Goertzel {
@@ -34,9 +36,9 @@ impl Goertzel {
         self.omega
     }
 
-    /// Complex DFT value `(re, im)` of `block` at this frequency, phase referenced to the
-    /// block's first sample. Non-finite samples count as 0.
-    pub fn dft(&self, block: &[f32]) -> (f64, f64) {
+    /// The recursion `s[n] = x[n] + 2cos(ω)·s[n-1] - s[n-2]` over `block` (non-finite samples
+    /// count as 0); returns the last two states `(s[N-1], s[N-2])`.
+    fn run(&self, block: &[f32]) -> (f64, f64) {
         let (mut s1, mut s2) = (0.0f64, 0.0f64);
         for &x in block {
             let x = if x.is_finite() { x as f64 } else { 0.0 };
@@ -44,6 +46,13 @@ impl Goertzel {
             s2 = s1;
             s1 = s0;
         }
+        (s1, s2)
+    }
+
+    /// Complex DFT value `(re, im)` of `block` at this frequency, phase referenced to the
+    /// block's first sample. Non-finite samples count as 0.
+    pub fn dft(&self, block: &[f32]) -> (f64, f64) {
+        let (s1, s2) = self.run(block);
         // y[N-1] = s1 - e^{-jω} s2 is X·e^{-jω(N-1)}; rotate back to reference sample 0.
         let (c, s) = (self.omega.cos(), self.omega.sin());
         let yr = s1 - c * s2;
@@ -56,13 +65,7 @@ impl Goertzel {
 
     /// Squared magnitude `|X|²` of `block` at this frequency.
     pub fn power(&self, block: &[f32]) -> f64 {
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in block {
-            let x = if x.is_finite() { x as f64 } else { 0.0 };
-            let s0 = x + self.coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
+        let (s1, s2) = self.run(block);
         s1 * s1 + s2 * s2 - self.coeff * s1 * s2
     }
 
@@ -158,6 +161,21 @@ impl Envelope {
             }
         }
         (i + 1) * self.sub as u64
+    }
+}
+
+/// `Ok` if `sample_rate` is in `supported`, else an [`AudioError::InvalidParam`] naming it.
+pub(crate) fn check_sample_rate(
+    sample_rate: u32,
+    supported: &std::ops::RangeInclusive<u32>,
+) -> Result<(), AudioError> {
+    if supported.contains(&sample_rate) {
+        Ok(())
+    } else {
+        Err(AudioError::InvalidParam {
+            name: "sample_rate",
+            why: format!("{sample_rate} Hz is outside {supported:?}"),
+        })
     }
 }
 

@@ -61,12 +61,16 @@ pub fn i16_to_f32(x: i16) -> f32 {
 
 /// Every error the audio core reports. Messages name the file (when known), the byte offset
 /// or the field that was wrong, so a user can find the problem.
+///
+/// Each message is complete in its `Display`: no variant reports an error `source()`, so
+/// printing the chain (e.g. anyhow's `{:#}`) shows every cause exactly once.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{path}: {source}")]
+    /// An error while reading the file at `path`.
+    #[error("{path}: {error}")]
     InFile {
         path: String,
-        source: Box<AudioError>,
+        error: Box<AudioError>,
     },
     #[error("empty input: 0 bytes")]
     Empty,
@@ -85,7 +89,15 @@ pub enum AudioError {
     #[error("invalid parameter {name}: {why}")]
     InvalidParam { name: &'static str, why: String },
     #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// Not `#[from]`: that would also make the I/O error the `source()`, and its text would be
+// printed twice by error-chain formatters.
+impl From<std::io::Error> for AudioError {
+    fn from(e: std::io::Error) -> Self {
+        AudioError::Io(e)
+    }
 }
 
 impl AudioError {
@@ -93,7 +105,37 @@ impl AudioError {
     pub fn in_file(self, path: impl fmt::Display) -> AudioError {
         AudioError::InFile {
             path: path.to_string(),
-            source: Box::new(self),
+            error: Box::new(self),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    /// Walk `Display` of the error and its `source()` chain the way anyhow's `{:#}` does.
+    fn chain(e: &dyn Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
+
+    #[test]
+    fn in_file_message_names_path_and_cause_once() {
+        let e = AudioError::NotAudio("starts with text".into()).in_file("calls/a.wav");
+        let text = chain(&e);
+        assert_eq!(text, "calls/a.wav: not an audio file: starts with text");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = AudioError::from(io).in_file("b.wav");
+        let text = chain(&e);
+        assert_eq!(text, "b.wav: I/O: no such file");
+        assert_eq!(text.matches("no such file").count(), 1);
     }
 }

@@ -246,24 +246,8 @@ pub fn dtmf_sequence(
 /// G.711 µ-law round trip of a float sample (encode to 8 bits and decode back); handy to test
 /// detectors on telephone-quality audio without another module.
 pub fn mulaw_roundtrip(x: f32) -> f32 {
-    const BIAS: i32 = 0x84;
-    const CLIP: i32 = 32635;
-    let s = crate::pcm::f32_to_i16(x) as i32;
-    let sign = if s < 0 { 0x80 } else { 0 };
-    let mag = s.abs().min(CLIP) + BIAS;
-    let mut exp = 7;
-    while exp > 0 && mag & (0x4000 >> (7 - exp)) == 0 {
-        exp -= 1;
-    }
-    let mant = (mag >> (exp + 3)) & 0x0F;
-    let code = !(sign | (exp << 4) | mant) & 0xFF;
-    // decode
-    let c = !code & 0xFF;
-    let e = (c >> 4) & 0x07;
-    let m = c & 0x0F;
-    let v = (((m << 3) + BIAS) << e) - BIAS;
-    let v = if c & 0x80 != 0 { -v } else { v };
-    v as f32 / 32768.0
+    use crate::g711::{ulaw_decode, ulaw_encode};
+    crate::pcm::i16_to_f32(ulaw_decode(ulaw_encode(crate::pcm::f32_to_i16(x))))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@
 //! Events come out when the tone (or SIT sequence) ends, one or two blocks later; call
 //! [`CallProgressDetector::flush`] at end of stream for a tone still on.
 
-use crate::goertzel::{clean, Goertzel};
+use crate::goertzel::{check_sample_rate, clean, Goertzel};
 use crate::synth::dbm0_to_amplitude;
 use crate::AudioError;
 
@@ -143,12 +143,7 @@ pub struct CallProgressDetector {
 impl CallProgressDetector {
     /// A detector for audio at `sample_rate` Hz (8000–48000).
     pub fn new(sample_rate: u32, config: CallProgressConfig) -> Result<Self, AudioError> {
-        if !SAMPLE_RATES.contains(&sample_rate) {
-            return Err(AudioError::InvalidParam {
-                name: "sample_rate",
-                why: format!("{sample_rate} Hz is outside {SAMPLE_RATES:?}"),
-            });
-        }
+        check_sample_rate(sample_rate, &SAMPLE_RATES)?;
         let n = sample_rate as usize / 40;
         Ok(CallProgressDetector {
             fs: sample_rate,

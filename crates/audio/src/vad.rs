@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::goertzel::clean;
+use crate::goertzel::{check_sample_rate, clean};
 use crate::synth::mean_square_to_dbm0;
 use crate::AudioError;
 
@@ -137,12 +137,7 @@ impl std::fmt::Debug for Vad {
 impl Vad {
     /// A VAD for audio at `sample_rate` Hz (8000–48000).
     pub fn new(sample_rate: u32, config: VadConfig) -> Result<Self, AudioError> {
-        if !SAMPLE_RATES.contains(&sample_rate) {
-            return Err(AudioError::InvalidParam {
-                name: "sample_rate",
-                why: format!("{sample_rate} Hz is outside {SAMPLE_RATES:?}"),
-            });
-        }
+        check_sample_rate(sample_rate, &SAMPLE_RATES)?;
         if ![10, 20, 30].contains(&config.frame_ms) {
             return Err(AudioError::InvalidParam {
                 name: "frame_ms",

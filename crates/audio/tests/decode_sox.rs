@@ -18,6 +18,19 @@ fn write_pcm16(path: &Path, rate: u32, samples: &[i16]) {
     .unwrap();
 }
 
+/// sox's own decode of `coded` to 16-bit PCM WAV (no dither), the reference we compare to.
+fn sox_to_pcm16(coded: &Path, reference: &Path) {
+    sox(&[
+        "-D",
+        coded.to_str().unwrap(),
+        "-e",
+        "signed",
+        "-b",
+        "16",
+        reference.to_str().unwrap(),
+    ]);
+}
+
 fn check_g711(encoding: &str, expect_name: &str) {
     if !have_sox() {
         return;
@@ -34,14 +47,7 @@ fn check_g711(encoding: &str, expect_name: &str) {
         encoding,
         coded.to_str().unwrap(),
     ]);
-    sox(&[
-        coded.to_str().unwrap(),
-        "-e",
-        "signed",
-        "-b",
-        "16",
-        reference.to_str().unwrap(),
-    ]);
+    sox_to_pcm16(&coded, &reference);
     let info = decode::probe_file(&coded).unwrap();
     assert_eq!(info.encoding, expect_name);
     let ours: Vec<i16> = decode::read_file(&coded).unwrap().channels[0]
@@ -86,15 +92,7 @@ fn check_compressed(ext: &str, container: Container, rate: u32, tolerance: f32, 
     let reference = dir.join("ref.wav");
     write_pcm16(&input, rate, &test_signal(rate, 1.5));
     sox(&["-D", input.to_str().unwrap(), coded.to_str().unwrap()]);
-    sox(&[
-        "-D",
-        coded.to_str().unwrap(),
-        "-e",
-        "signed",
-        "-b",
-        "16",
-        reference.to_str().unwrap(),
-    ]);
+    sox_to_pcm16(&coded, &reference);
     // Rename to a misleading extension: detection must use magic bytes.
     let renamed = dir.join("coded.dat");
     std::fs::rename(&coded, &renamed).unwrap();
@@ -190,14 +188,7 @@ fn librispeech_flac_decodes() {
     if have_sox() {
         let dir = temp_dir("libri");
         let reference = dir.join("ref.wav");
-        sox(&[
-            path.to_str().unwrap(),
-            "-e",
-            "signed",
-            "-b",
-            "16",
-            reference.to_str().unwrap(),
-        ]);
+        sox_to_pcm16(path, &reference);
         let theirs = read_pcm16_reference(&reference);
         let ours: Vec<i16> = audio.channels[0].iter().map(|&x| f32_to_i16(x)).collect();
         assert_eq!(ours, theirs, "FLAC is lossless: must equal sox's decode");

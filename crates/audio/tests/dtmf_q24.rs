@@ -61,6 +61,27 @@ fn all_digits_and_timing_8k_16k() {
     }
 }
 
+/// Rates whose 13 ms block is not a multiple of 8 samples (44.1 kHz: 573): edges must not
+/// drift over a long stream.
+#[test]
+fn timing_at_cd_rates_does_not_drift() {
+    for fs in [11025u32, 22050, 44100] {
+        let mut x = silence(fs, 3000.0);
+        x.extend(dtmf_sequence(ALL, fs, 50.0, 50.0, -10.0).unwrap());
+        x.extend(silence(fs, 100.0));
+        let ev = detect(fs, &x, 441);
+        assert_eq!(digits(&ev), ALL, "fs {fs}");
+        for (i, e) in ev.iter().enumerate() {
+            let start = 3000.0 + 100.0 * i as f64;
+            assert!(
+                (e.start_ms - start).abs() <= 4.0,
+                "fs {fs} {e:?} start {start}"
+            );
+            assert!((e.end_ms - (start + 50.0)).abs() <= 4.0, "fs {fs} {e:?}");
+        }
+    }
+}
+
 #[test]
 fn level_range() {
     let fs = 8000;

@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
+use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent, SAMPLE_RATES as BEEP_RATES};
+use tympan_audio::decode;
 use tympan_audio::dtmf::{DtmfConfig, DtmfDetector, DtmfEvent};
+use tympan_audio::resample::resample;
 
 fn shared_data() -> Option<PathBuf> {
     let base = std::env::var_os("TYMPAN_SHARED")
@@ -35,73 +37,17 @@ fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Decode a FLAC file to mono f32 with symphonia (test-only; the library decoder is elsewhere).
-fn decode_flac(path: &Path) -> (u32, Vec<f32>) {
-    use symphonia::core::audio::SampleBuffer;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
-
-    let file = std::fs::File::open(path).unwrap();
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    hint.with_extension("flac");
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut format = probed.format;
-    let track = format.default_track().unwrap().clone();
-    let fs = track.codec_params.sample_rate.unwrap();
-    let mut dec = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .unwrap();
-    let mut out = Vec::new();
-    while let Ok(packet) = format.next_packet() {
-        if packet.track_id() != track.id {
-            continue;
-        }
-        let buf = dec
-            .decode(&packet)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let spec = *buf.spec();
-        let ch = spec.channels.count();
-        let mut sb = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
-        sb.copy_interleaved_ref(buf);
-        out.extend(
-            sb.samples()
-                .chunks(ch)
-                .map(|f| f.iter().sum::<f32>() / ch as f32),
-        );
+/// Decode any supported file with the library decoder, down-mixed to mono, at a rate the
+/// detectors accept (resampled to 16 kHz otherwise).
+fn read_mono(path: &Path) -> (u32, Vec<f32>) {
+    let audio = decode::read_file(path).unwrap_or_else(|e| panic!("{e}"));
+    let x = audio.downmix();
+    if BEEP_RATES.contains(&audio.sample_rate) {
+        (audio.sample_rate, x)
+    } else {
+        let y = resample(&x, audio.sample_rate, 16_000).unwrap_or_else(|e| panic!("{e}"));
+        (16_000, y)
     }
-    (fs, out)
-}
-
-fn read_wav(path: &Path) -> (u32, Vec<f32>) {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = r.spec();
-    let ch = spec.channels as usize;
-    let s: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>()
-                .map(|x| x.unwrap() as f32 * scale)
-                .collect()
-        }
-        hound::SampleFormat::Float => r.samples::<f32>().map(|x| x.unwrap()).collect(),
-    };
-    (
-        spec.sample_rate,
-        s.chunks(ch)
-            .map(|f| f.iter().sum::<f32>() / ch as f32)
-            .collect(),
-    )
 }
 
 #[derive(Default)]
@@ -149,19 +95,23 @@ fn report(set: &str, t: &Tally) {
     }
 }
 
-#[test]
-fn talkoff_librispeech() {
+/// Run both detectors over every `ext` file under `data/subdir`; none may fire.
+fn talkoff(subdir: &str, ext: &str) {
     let Some(data) = shared_data() else { return };
     let mut paths = Vec::new();
-    files(&data.join("librispeech-dev"), "flac", &mut paths);
+    files(&data.join(subdir), ext, &mut paths);
     paths.sort();
-    assert!(!paths.is_empty(), "no FLAC files under {}", data.display());
+    assert!(
+        !paths.is_empty(),
+        "no {ext} files under {}",
+        data.join(subdir).display()
+    );
     let mut t = Tally::default();
     for p in &paths {
-        let (fs, x) = decode_flac(p);
+        let (fs, x) = read_mono(p);
         run(&mut t, &p.file_name().unwrap().to_string_lossy(), fs, &x);
     }
-    report("librispeech-dev", &t);
+    report(subdir, &t);
     assert!(
         t.digits.is_empty(),
         "DTMF talk-off on speech: {} digits",
@@ -175,26 +125,11 @@ fn talkoff_librispeech() {
 }
 
 #[test]
+fn talkoff_librispeech() {
+    talkoff("librispeech-dev", "flac");
+}
+
+#[test]
 fn talkoff_fsdd() {
-    let Some(data) = shared_data() else { return };
-    let mut paths = Vec::new();
-    files(&data.join("fsdd"), "wav", &mut paths);
-    paths.sort();
-    assert!(!paths.is_empty(), "no WAV files under {}", data.display());
-    let mut t = Tally::default();
-    for p in &paths {
-        let (fs, x) = read_wav(p);
-        run(&mut t, &p.file_name().unwrap().to_string_lossy(), fs, &x);
-    }
-    report("fsdd", &t);
-    assert!(
-        t.digits.is_empty(),
-        "DTMF talk-off on speech: {} digits",
-        t.digits.len()
-    );
-    assert!(
-        t.beeps.is_empty(),
-        "beep false alarms on speech: {}",
-        t.beeps.len()
-    );
+    talkoff("fsdd", "wav");
 }

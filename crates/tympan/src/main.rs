@@ -24,6 +24,12 @@ enum Command {
     Audio(cmd::audio::AudioCmd),
     /// Answering-machine and voicemail-beep detection on a recording; `amd eval` scores it.
     Amd(cmd::amd::AmdArgs),
+    /// Spectral features (librosa mel spectrogram / MFCC, Kaldi fbank).
+    Features(cmd::features::FeaturesArgs),
+    /// DTMF digits in a recording.
+    Dtmf(cmd::dtmf::DtmfArgs),
+    /// Call-progress tones (dial, ringback, busy, reorder, SIT, fax) and beeps.
+    Tones(cmd::tones::TonesArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +37,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Audio(c) => cmd::audio::run(c),
         Command::Amd(a) => cmd::amd::run(a),
+        Command::Features(a) => cmd::features::run(a),
+        Command::Dtmf(a) => cmd::dtmf::run(a),
+        Command::Tones(a) => cmd::tones::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

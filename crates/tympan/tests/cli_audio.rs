@@ -1,21 +1,10 @@
 //! `tympan audio info|convert` run as a real process.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tympan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tympan"))
-        .args(args)
-        .output()
-        .expect("run tympan")
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tympan-cli-audio-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{temp_dir, tympan};
+use std::path::Path;
+use std::process::Command;
 
 /// A 1 s stereo 16-bit WAV at `rate`: 440 Hz at half scale left, silence right.
 fn write_tone(path: &Path, rate: u32) {

@@ -56,12 +56,6 @@ struct InfoReport<'a> {
     levels: Levels,
 }
 
-/// The audio error as one message (its Display already includes the file and the cause,
-/// so the source chain must not be printed again).
-fn plain(e: tympan_audio::AudioError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
 fn db(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.2} dBFS")
@@ -71,8 +65,8 @@ fn db(x: f64) -> String {
 }
 
 fn info(a: InfoArgs) -> anyhow::Result<()> {
-    let mut info = decode::probe_file(&a.file).map_err(plain)?;
-    let audio = decode::read_file(&a.file).map_err(plain)?;
+    let mut info = decode::probe_file(&a.file)?;
+    let audio = decode::read_file(&a.file)?;
     // Report what was decoded (headers of compressed files may not give a frame count).
     info.frames = Some(audio.frames() as u64);
     let lv = levels(&audio);
@@ -106,7 +100,7 @@ fn convert(a: ConvertArgs) -> anyhow::Result<()> {
     let Some(codec) = Codec::parse(&a.codec) else {
         bail!("--codec {}: expected pcm16, ulaw or alaw", a.codec);
     };
-    let mut audio = decode::read_file(&a.input).map_err(plain)?;
+    let mut audio = decode::read_file(&a.input)?;
     match a.channels {
         None => {
             if a.channel.is_some() {
@@ -115,7 +109,7 @@ fn convert(a: ConvertArgs) -> anyhow::Result<()> {
         }
         Some(1) => {
             let mono = decode::select_channel(&audio, a.channel)
-                .map_err(|e| plain(e.in_file(a.input.display())))?;
+                .map_err(|e| e.in_file(a.input.display()))?;
             audio = Audio::mono(audio.sample_rate, mono);
         }
         Some(n) if n == audio.channels.len() => {}
@@ -126,7 +120,7 @@ fn convert(a: ConvertArgs) -> anyhow::Result<()> {
     }
     if let Some(rate) = a.rate {
         if rate != audio.sample_rate {
-            audio = resample_audio(&audio, rate).map_err(plain)?;
+            audio = resample_audio(&audio, rate)?;
         }
     }
     let bytes = encode_wav(&audio, codec);

@@ -2,6 +2,10 @@
 
 pub mod amd;
 pub mod audio;
+pub mod dtmf;
+pub mod features;
+mod mono;
+pub mod tones;
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
