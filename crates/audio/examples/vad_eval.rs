@@ -190,6 +190,33 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     let ls = librispeech(&root, 5);
+    if std::env::var_os("VAD_EVAL_DEBUG").is_some() {
+        for (k, u) in ls.iter().take(3).enumerate() {
+            let (x, clean) = condition(u, Some(15.0), 100 + k as u64);
+            let r = reference(&clean);
+            let on: Vec<usize> = (1..r.len()).filter(|&i| r[i] != r[i - 1]).collect();
+            println!("utt {k}: ref changes at frames {on:?}");
+            println!("  clean: {:?}", segments(&clean));
+            println!("  15 dB: {:?}", segments(&x));
+        }
+        let (mut sp, mut ns) = (Vec::new(), Vec::new());
+        for (k, u) in ls.iter().enumerate() {
+            let (x, clean) = condition(u, Some(15.0), 100 + k as u64);
+            let (a, b) = snr_stats(&x, &reference(&clean));
+            sp.extend(a);
+            ns.extend(b.into_iter().skip(50));
+        }
+        let q = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            [0.05, 0.1, 0.2, 0.3, 0.5, 0.9, 0.99, 0.999]
+                .map(|p| format!("{:.2}", v[((v.len() as f64 * p) as usize).min(v.len() - 1)]))
+        };
+        println!(
+            "speech snr quantiles 5/10/20/30/50/90/99/99.9%: {:?}",
+            q(&mut sp)
+        );
+        println!("non-speech snr quantiles: {:?}", q(&mut ns));
+    }
     let digits = fsdd(&root, 5);
     assert!(
         !ls.is_empty() && !digits.is_empty(),
@@ -272,4 +299,22 @@ fn main() {
         line += &format!(" {lvl} dBm0: {n};");
     }
     println!("{line}");
+}
+
+/// Debug helper: quantiles of the per-frame sub-band SNR on reference speech / non-speech.
+#[allow(dead_code)]
+fn snr_stats(x: &[f32], r: &[bool]) -> (Vec<f64>, Vec<f64>) {
+    let mut v = Vad::new(FS, VadConfig::default()).unwrap();
+    let (mut sp, mut ns) = (Vec::new(), Vec::new());
+    for (i, c) in x.chunks_exact(FRAME).enumerate() {
+        v.push(c);
+        if i < r.len() {
+            if r[i] {
+                sp.push(v.last_subband_snr_db());
+            } else {
+                ns.push(v.last_subband_snr_db());
+            }
+        }
+    }
+    (sp, ns)
 }
