@@ -75,15 +75,15 @@ pub const MIN_FLOOR_DBM0: f64 = -75.0;
 pub const SPEECH_RISE_DB_PER_S: f64 = 2.0;
 /// Analysis window, ms (rounded up to a power-of-two FFT).
 pub const ANALYSIS_MS: f64 = 32.0;
-/// Per-frame weight of a non-speech frame in a band's noise average (10 ms frames).
+/// Per-frame weight of a non-speech frame in a band's noise average (10 ms hops).
 const NOISE_UP: f64 = 0.05;
 /// Largest band power, as a multiple of the noise estimate, taken into the upward average.
 const UP_CAP: f64 = 2.0;
-/// Per-frame weight of a quieter frame in a band's noise estimate (10 ms frames).
+/// Per-frame weight of a quieter frame in a band's noise estimate (10 ms hops).
 const NOISE_DOWN: f64 = 0.25;
-/// Per-frame weight of a new frame in the smoothed band power used for decisions (10 ms frames).
+/// Per-frame weight of a new frame in the smoothed band power used for decisions (10 ms hops).
 const SMOOTH: f64 = 0.5;
-/// Per-frame weight of the recent band-power mean used by the stationarity jump (10 ms frames).
+/// Per-frame weight of the recent band-power mean used by the stationarity jump (10 ms hops).
 const RECENT: f64 = 0.1;
 
 /// VAD settings.
@@ -136,6 +136,12 @@ pub struct Vad {
     hp_r: f64,
     acc: f64,
     acc_n: usize,
+    // 10 ms analysis hops inside the frame
+    hops: usize,
+    hop_acc: f64,
+    hop_start: usize,
+    next_hop: usize,
+    snr_sum: f64,
     frames: u64,
     // recent samples for the FFT (ring)
     hist: Vec<f32>,
@@ -185,11 +191,6 @@ impl std::fmt::Debug for Vad {
             .field("cfg", &self.cfg)
             .finish()
     }
-}
-
-/// Per-frame weight `w` at 10 ms turned into the weight for a frame of `frame_ms`.
-fn per_frame(w: f64, frame_ms: f64) -> f64 {
-    1.0 - (1.0 - w).powf(frame_ms / 10.0)
 }
 
 impl Vad {
@@ -262,6 +263,11 @@ impl Vad {
             hp_r: 1.0 - 2.0 * std::f64::consts::PI * 100.0 / fs,
             acc: 0.0,
             acc_n: 0,
+            hops: (config.frame_ms / 10) as usize,
+            hop_acc: 0.0,
+            hop_start: 0,
+            next_hop: frame / (config.frame_ms / 10) as usize,
+            snr_sum: 0.0,
             frames: 0,
             hist: vec![0.0; nfft],
             hist_pos: 0,
@@ -277,14 +283,14 @@ impl Vad {
             noise: vec![0.0; nb],
             recent: vec![0.0; nb],
             power: vec![0.0; nb],
-            noise_up: per_frame(NOISE_UP, frame_ms),
-            noise_down: per_frame(NOISE_DOWN, frame_ms),
-            recent_w: per_frame(RECENT, frame_ms),
-            smooth_w: per_frame(SMOOTH, frame_ms),
+            noise_up: NOISE_UP,
+            noise_down: NOISE_DOWN,
+            recent_w: RECENT,
+            smooth_w: SMOOTH,
             smooth: vec![0.0; nb],
             speech_rise: 10f64.powf(SPEECH_RISE_DB_PER_S * frame_ms / 1000.0 / 10.0),
             levels: VecDeque::new(),
-            stationary_frames: (STATIONARY_MS / frame_ms).ceil() as usize,
+            stationary_frames: (STATIONARY_MS / 10.0).ceil() as usize,
             started: false,
             seen: 0,
             wsum2,
@@ -316,8 +322,12 @@ impl Vad {
                 self.hist_pos = 0;
             }
             self.acc += y * y;
+            self.hop_acc += y * y;
             self.acc_n += 1;
             self.seen = (self.seen + 1).min(n);
+            if self.acc_n == self.next_hop {
+                self.on_hop();
+            }
             if self.acc_n == self.frame {
                 let ms = self.acc / self.frame as f64;
                 self.acc = 0.0;
@@ -526,15 +536,33 @@ impl Vad {
         10.0 * prod.log10() / self.bands.len() as f64
     }
 
+    /// End of a 10 ms analysis hop: band powers, noise update, sub-band SNR.
+    fn on_hop(&mut self) {
+        let len = self.acc_n - self.hop_start;
+        let level = (mean_square_to_dbm0(self.hop_acc / len as f64) as f64).max(-90.0);
+        self.hop_acc = 0.0;
+        self.hop_start = self.acc_n;
+        let j = self.acc_n * self.hops / self.frame + 1;
+        self.next_hop = self.frame * j / self.hops;
+        let snr = if self.analyse() {
+            self.subband_snr(level)
+        } else {
+            0.0
+        };
+        self.snr_sum += snr;
+        self.prev_speech = snr >= self.snr_thr_db && level >= self.abs_min_db;
+    }
+
     fn on_frame(&mut self, ms: f64, out: &mut Vec<VadEvent>) {
         let idx = self.frames;
         self.frames += 1;
         let level = (mean_square_to_dbm0(ms) as f64).max(-90.0);
-        let ok = self.analyse();
-        let snr = if ok { self.subband_snr(level) } else { 0.0 };
+        let snr = self.snr_sum / self.hops as f64;
+        self.snr_sum = 0.0;
+        self.hop_start = 0;
+        self.next_hop = self.frame / self.hops;
         self.last_snr = snr;
         let candidate = snr >= self.snr_thr_db && level >= self.abs_min_db;
-        self.prev_speech = candidate;
         let speech = candidate && !(self.cfg.reject_tones && self.tonal());
         self.last_frame_speech = speech;
         let min_frames = (self.cfg.min_speech_ms / self.frame_ms).ceil().max(1.0) as u64;
