@@ -2,11 +2,13 @@
 //! tone rejection, onset and hangover, and net-speech accounting.
 //!
 //! # Method
-//! Frames are 10, 20 or 30 ms. Samples pass a 100 Hz DC-blocking high-pass. At the end of each
-//! frame a Hann-windowed FFT of the last 32 ms (256 points at 8 kHz) gives the power in
+//! Frames are 10, 20 or 30 ms; analysis runs every 10 ms whatever the frame length (a 20 or
+//! 30 ms frame uses the mean sub-band SNR of its hops). Samples pass a 100 Hz DC-blocking
+//! high-pass. Every 10 ms a Hann-windowed FFT of the last 32 ms (256 points at 8 kHz) gives the power in
 //! [`BAND_EDGES_HZ`] (12 bands over 100–3800 Hz). Each band keeps a noise estimate: it moves
-//! quickly down towards a quieter band power, and up (a slow average) only on frames judged
-//! non-speech; during speech it may creep up by at most [`SPEECH_RISE_DB_PER_S`]. When the
+//! quickly down towards a quieter band power and up (a slow, capped average) on hops judged
+//! non-speech; during speech it follows a band slowly only where the band stays near the
+//! noise, and elsewhere creeps up by at most [`SPEECH_RISE_DB_PER_S`]. When the
 //! frame level stays steady (standard deviation ≤ [`STATIONARY_STD_DB`] over
 //! [`STATIONARY_MS`] — a noise step or a tone) each band's noise estimate jumps to that band's
 //! recent mean power, so a noise step costs about 300 ms of false speech (and a long, very
