@@ -41,14 +41,17 @@ fn noise_and_tones_are_not_speech() {
                 );
             }
         }
-        // A 1 kHz tone amplitude-modulated at 4 Hz (syllable-like envelope, not stationary):
-        // speech by energy alone, rejected by the tonality check.
+        // A 1 kHz tone amplitude-modulated at 4 Hz (syllable-like envelope, not stationary)
+        // over steady noise: speech by level alone, rejected by the tonality check. (The noise
+        // goes on under the tone: noise returning after digital silence would be a noise step.)
         let mut x = white_noise(fs, 2000.0, -50.0, 3);
         let am: Vec<f32> = sine(fs, 1000.0, 2000.0, -12.0)
             .iter()
+            .zip(white_noise(fs, 2000.0, -50.0, 5))
             .enumerate()
-            .map(|(i, v)| {
+            .map(|(i, (v, n))| {
                 v * (0.55 + 0.45 * (2.0 * std::f32::consts::PI * 4.0 * i as f32 / fs as f32).sin())
+                    + n
             })
             .collect();
         x.extend(am);
