@@ -22,12 +22,15 @@ enum Command {
     /// Inspect and convert audio files.
     #[command(subcommand)]
     Audio(cmd::audio::AudioCmd),
+    /// Run the HTTP/websocket server (live answering-machine detection).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Audio(c) => cmd::audio::run(c),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each parses its arguments, calls the cores and prints.
 
 pub mod audio;
+pub mod serve;
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
