@@ -1,0 +1,259 @@
+//! Evaluation calls built from real speech: answering-machine greetings with beeps, people
+//! answering with short phrases, and call-progress tones as hard negatives.
+//!
+//! Pure and seeded: the same sources and seed give the same calls, sample for sample. The shell
+//! decodes the source recordings (8 kHz mono) and hands them in; see `tympan amd eval`.
+//!
+//! A machine call is: lead-in silence, a greeting (one long recording, or several short ones
+//! joined with short pauses, as when a greeting reads digits aloud), a short gap, then in most
+//! calls a beep, then silence. A human call is: lead-in silence, one short phrase, a pause
+//! longer than the end-of-speech threshold, sometimes a second short phrase, silence. Beeps vary
+//! in frequency (300–2500 Hz), length (80–1500 ms), level (−30 to −6 dBm0) and shape (pure,
+//! harmonic-rich, two or three tones in a row). Negatives put ringback, dial tone, busy, DTMF or
+//! a synthetic hold-music chord sequence before a human answer. Each call is rendered in one
+//! condition: clean, G.711 µ-law round trip, or white noise at 15 dB SNR plus µ-law.
+
+use serde::Serialize;
+use tympan_audio::synth::{self, Prng};
+
+/// Calls are rendered at this rate (the telephone rate).
+pub const RATE: u32 = 8000;
+
+/// Who answered, as ground truth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truth {
+    Human,
+    Machine,
+}
+
+/// Shape of a synthetic beep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeepShape {
+    Pure,
+    Harmonic,
+    MultiTone,
+}
+
+/// A beep placed in a call, as ground truth.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TrueBeep {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub frequency_hz: f32,
+    pub level_dbm0: f32,
+    pub shape: BeepShape,
+}
+
+/// How the call's audio was degraded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Clean,
+    G711,
+    Noise15G711,
+}
+
+/// One evaluation call.
+#[derive(Clone, Debug, Serialize)]
+pub struct Case {
+    pub name: String,
+    #[serde(skip)]
+    pub samples: Vec<f32>,
+    pub truth: Truth,
+    pub beep: Option<TrueBeep>,
+    /// The hard negative placed before the answer, if any.
+    pub negative: Option<&'static str>,
+    pub condition: Condition,
+    /// End of the greeting or of the last human phrase, ms.
+    pub speech_end_ms: u64,
+}
+
+/// Source speech, 8 kHz mono floats.
+pub struct Sources {
+    /// Long utterances (several seconds): machine greetings.
+    pub long: Vec<Vec<f32>>,
+    /// Short utterances (well under the 2.4 s speech threshold): people saying hello, or
+    /// pieces joined into a greeting.
+    pub short: Vec<Vec<f32>>,
+}
+
+fn ms_of(n: usize) -> u64 {
+    (n as u64 * 1000) / RATE as u64
+}
+
+fn pick<'a, T>(rng: &mut Prng, v: &'a [T]) -> &'a T {
+    &v[(rng.next_u64() % v.len() as u64) as usize]
+}
+
+fn range(rng: &mut Prng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.uniform()
+}
+
+/// Normalise speech to an active level around `level_dbm0` (RMS over the clip).
+fn set_level(x: &[f32], level_dbm0: f32) -> Vec<f32> {
+    let now = synth::level_dbm0(x);
+    if !now.is_finite() {
+        return x.to_vec();
+    }
+    let g = 10f32.powf((level_dbm0 - now) / 20.0);
+    x.iter().map(|v| (v * g).clamp(-1.0, 1.0)).collect()
+}
+
+/// Render a beep of the given shape; returns samples and the nominal (first) frequency.
+pub fn render_beep(shape: BeepShape, freq: f32, ms: f64, level_dbm0: f32, rng: &mut Prng) -> Vec<f32> {
+    let mut out = match shape {
+        BeepShape::Pure => synth::sine(RATE, freq, ms, level_dbm0),
+        BeepShape::Harmonic => {
+            // Fundamental plus decaying harmonics below Nyquist, like a clipped or square-ish tone.
+            let mut y = synth::sine(RATE, freq, ms, level_dbm0);
+            for (k, drop_db) in [(2.0, 9.0), (3.0, 6.0), (4.0, 14.0), (5.0, 12.0)] {
+                let f = freq * k;
+                if f < RATE as f32 / 2.0 - 200.0 {
+                    let h = synth::sine(RATE, f, ms, level_dbm0 - drop_db);
+                    for (a, b) in y.iter_mut().zip(h) {
+                        *a += b;
+                    }
+                }
+            }
+            y
+        }
+        BeepShape::MultiTone => {
+            let steps = 2 + (rng.next_u64() % 2) as usize;
+            let step_ms = (ms / steps as f64).max(80.0);
+            let mut y = Vec::new();
+            let mut f = freq;
+            for _ in 0..steps {
+                y.extend(synth::sine(RATE, f, step_ms, level_dbm0));
+                f = (f * range(rng, 1.15, 1.5) as f32).min(2450.0);
+            }
+            y
+        }
+    };
+    // 5 ms raised-cosine ramps, as tone generators do.
+    let ramp = (RATE as usize * 5 / 1000).min(out.len() / 2);
+    for i in 0..ramp {
+        let g = 0.5 - 0.5 * (std::f32::consts::PI * i as f32 / ramp as f32).cos();
+        out[i] *= g;
+        let j = out.len() - 1 - i;
+        out[j] *= g;
+    }
+    out
+}
+
+fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
+    let lvl = range(rng, -20.0, -10.0) as f32;
+    match kind {
+        "ringback" => synth::cadence(RATE, &[440.0, 480.0], lvl, 2000.0, 4000.0, 1),
+        "dial_tone" => synth::multi_tone(RATE, &[350.0, 440.0], 1500.0, lvl),
+        "busy" => synth::cadence(RATE, &[480.0, 620.0], lvl, 500.0, 500.0, 3),
+        "dtmf" => {
+            let digits: String = (0..6).map(|_| *pick(rng, &['1', '5', '9', '0', '#', '*'])).collect();
+            synth::dtmf_sequence(RATE, &digits, 100.0, 80.0, lvl)
+        }
+        _ => {
+            // "hold music": a chord progression with harmonics, notes of 400 ms.
+            let chords: [[f32; 3]; 4] =
+                [[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]];
+            let mut y = Vec::new();
+            for c in chords.iter().cycle().take(8) {
+                let mut note = vec![0.0f32; synth::samples_for_ms(RATE, 400.0)];
+                for &f in c {
+                    for (k, d) in [(1.0, 0.0), (2.0, 8.0), (3.0, 14.0)] {
+                        let s = synth::sine(RATE, f * k, 400.0, lvl - 5.0 - d);
+                        for (a, b) in note.iter_mut().zip(s) {
+                            *a += b;
+                        }
+                    }
+                }
+                y.extend(note);
+            }
+            y
+        }
+    }
+}
+
+/// Build `n` calls (about 55% machines, 35% humans, 10% humans after a hard negative).
+pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
+    assert!(!sources.long.is_empty() && !sources.short.is_empty(), "sources must not be empty");
+    let mut rng = Prng::new(seed);
+    let conditions = [Condition::Clean, Condition::G711, Condition::Noise15G711];
+    let negatives = ["ringback", "dial_tone", "busy", "dtmf", "hold_music"];
+    let mut cases = Vec::with_capacity(n);
+    for i in 0..n {
+        let condition = conditions[i % conditions.len()];
+        let roll = rng.uniform();
+        let mut x = synth::silence(RATE, range(&mut rng, 200.0, 1000.0));
+        let level = range(&mut rng, -22.0, -12.0) as f32;
+        let (truth, beep, neg, speech_end_ms);
+        if roll < 0.55 {
+            truth = Truth::Machine;
+            neg = None;
+            if rng.uniform() < 0.6 {
+                x.extend(set_level(pick(&mut rng, &sources.long), level));
+            } else {
+                // A greeting pieced together from short recordings (e.g. digits read aloud).
+                let pieces = 4 + (rng.next_u64() % 5) as usize;
+                for _ in 0..pieces {
+                    x.extend(set_level(pick(&mut rng, &sources.short), level));
+                    x.extend(synth::silence(RATE, range(&mut rng, 80.0, 350.0)));
+                }
+            }
+            speech_end_ms = ms_of(x.len());
+            x.extend(synth::silence(RATE, range(&mut rng, 150.0, 900.0)));
+            if rng.uniform() < 0.8 {
+                let shape = *pick(&mut rng, &[BeepShape::Pure, BeepShape::Harmonic, BeepShape::MultiTone]);
+                let f = range(&mut rng, 300.0, if shape == BeepShape::Harmonic { 1200.0 } else { 2300.0 }) as f32;
+                let ms = if rng.uniform() < 0.3 { range(&mut rng, 80.0, 200.0) } else { range(&mut rng, 200.0, 1500.0) };
+                let lvl = range(&mut rng, -30.0, -6.0) as f32;
+                let start = ms_of(x.len());
+                x.extend(render_beep(shape, f, ms, lvl, &mut rng));
+                beep = Some(TrueBeep { start_ms: start, end_ms: ms_of(x.len()), frequency_hz: f, level_dbm0: lvl, shape });
+            } else {
+                beep = None;
+            }
+            x.extend(synth::silence(RATE, 3500.0));
+        } else {
+            truth = Truth::Human;
+            beep = None;
+            neg = if roll > 0.9 { Some(*pick(&mut rng, &negatives)) } else { None };
+            if let Some(kind) = neg {
+                x.extend(negative(kind, &mut rng));
+                x.extend(synth::silence(RATE, range(&mut rng, 200.0, 600.0)));
+            }
+            x.extend(set_level(pick(&mut rng, &sources.short), level));
+            let mut end = ms_of(x.len());
+            x.extend(synth::silence(RATE, range(&mut rng, 2600.0, 4000.0)));
+            if rng.uniform() < 0.4 {
+                x.extend(set_level(pick(&mut rng, &sources.short), level));
+                end = ms_of(x.len());
+            }
+            speech_end_ms = end;
+            x.extend(synth::silence(RATE, 3000.0));
+        }
+        match condition {
+            Condition::Clean => {}
+            Condition::G711 => x.iter_mut().for_each(|v| *v = synth::mulaw_roundtrip(*v)),
+            Condition::Noise15G711 => {
+                // 15 dB below the quieter of the speech and the beep.
+                let reference = beep.map_or(level, |b| b.level_dbm0.min(level));
+                let noise = synth::white_noise(RATE, ms_of(x.len()) as f64 + 10.0, reference - 15.0, seed ^ (i as u64 + 1));
+                for (a, b) in x.iter_mut().zip(noise) {
+                    *a += b;
+                }
+                x.iter_mut().for_each(|v| *v = synth::mulaw_roundtrip(*v));
+            }
+        }
+        let name = format!(
+            "{i:04}-{}-{}{}-{:?}",
+            match truth { Truth::Human => "human", Truth::Machine => "machine" },
+            beep.map_or("nobeep".to_string(), |b| format!("beep{:.0}hz{}ms", b.frequency_hz, b.end_ms - b.start_ms)),
+            neg.map_or(String::new(), |k| format!("-{k}")),
+            condition
+        )
+        .to_lowercase();
+        cases.push(Case { name, samples: x, truth, beep, negative: neg, condition, speech_end_ms });
+    }
+    cases
+}

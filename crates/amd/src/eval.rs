@@ -1,0 +1,173 @@
+//! Scoring the detector on labelled calls: beep recall, false beeps, beep latency,
+//! human/machine accuracy and decision times.
+
+use serde::Serialize;
+
+use crate::corpus::{Case, Truth};
+use crate::{AmdConfig, AmdDetector, AmdEvent, AnsweredBy, Mode};
+
+/// A beep counts as found when a reported beep overlaps the true one and is reported no later
+/// than this after the true beep ends.
+pub const BEEP_REPORT_WITHIN_MS: u64 = 150;
+
+/// What happened on one call.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseOutcome {
+    pub name: String,
+    pub truth: Truth,
+    pub answered_by: AnsweredBy,
+    pub decision_ms: u64,
+    pub correct: bool,
+    pub beep_expected: bool,
+    pub beep_found: bool,
+    /// Report time minus true beep end (ms), for found beeps.
+    pub beep_latency_ms: Option<i64>,
+    pub false_beeps: usize,
+}
+
+/// Totals over a set of calls.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Report {
+    pub mode: String,
+    pub calls: usize,
+    pub humans: usize,
+    pub machines: usize,
+    pub human_correct: usize,
+    pub machine_correct: usize,
+    pub accuracy: f64,
+    pub unknown: usize,
+    pub beeps_expected: usize,
+    pub beeps_found: usize,
+    pub beep_recall: f64,
+    pub false_beeps: usize,
+    pub calls_with_false_beeps: usize,
+    pub beep_latency_ms_median: Option<i64>,
+    pub beep_latency_ms_max: Option<i64>,
+    pub decision_ms_median_human: Option<u64>,
+    pub decision_ms_median_machine: Option<u64>,
+    pub failures: Vec<CaseOutcome>,
+}
+
+fn correct(mode: Mode, case: &Case, got: AnsweredBy) -> bool {
+    match case.truth {
+        Truth::Human => got == AnsweredBy::Human,
+        Truth::Machine => match mode {
+            Mode::Enable => got.is_machine(),
+            Mode::DetectMessageEnd => {
+                if case.beep.is_some() {
+                    got == AnsweredBy::MachineEndBeep
+                } else {
+                    got == AnsweredBy::MachineEndSilence
+                }
+            }
+        },
+    }
+}
+
+/// Run one call through a fresh detector, in 20 ms chunks, to its end.
+pub fn run_case(cfg: &AmdConfig, case: &Case) -> CaseOutcome {
+    let mut det = AmdDetector::new(cfg.clone()).expect("valid config");
+    let mut beeps = Vec::new();
+    let chunk = (cfg.sample_rate / 50) as usize;
+    let mut t = 0;
+    for c in case.samples.chunks(chunk) {
+        det.push(c, t);
+        t += 20;
+        while let Some(e) = det.poll_event() {
+            if let AmdEvent::Beep { at_ms, beep } = e {
+                beeps.push((at_ms, beep));
+            }
+        }
+    }
+    det.finish(t);
+    while let Some(e) = det.poll_event() {
+        if let AmdEvent::Beep { at_ms, beep } = e {
+            beeps.push((at_ms, beep));
+        }
+    }
+    let result = det.result().cloned().expect("finish always gives a result");
+    let mut found = false;
+    let mut latency = None;
+    let mut false_beeps = 0;
+    for (at, b) in &beeps {
+        match case.beep {
+            Some(tb)
+                if b.start_ms < tb.end_ms + 50
+                    && b.end_ms + 50 > tb.start_ms
+                    && *at <= tb.end_ms + BEEP_REPORT_WITHIN_MS =>
+            {
+                if !found {
+                    found = true;
+                    latency = Some(*at as i64 - tb.end_ms as i64);
+                }
+            }
+            Some(tb) if b.start_ms < tb.end_ms + 50 && b.end_ms + 50 > tb.start_ms => {
+                // The right beep, reported too late: not found, not false either.
+            }
+            _ => false_beeps += 1,
+        }
+    }
+    CaseOutcome {
+        name: case.name.clone(),
+        truth: case.truth,
+        answered_by: result.answered_by,
+        decision_ms: result.decision_ms,
+        correct: correct(cfg.mode, case, result.answered_by),
+        beep_expected: case.beep.is_some(),
+        beep_found: found,
+        beep_latency_ms: latency,
+        false_beeps,
+    }
+}
+
+fn median<T: Copy + Ord>(mut v: Vec<T>) -> Option<T> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+/// Score a list of outcomes.
+pub fn summarise(mode: Mode, outcomes: &[CaseOutcome]) -> Report {
+    let mut r = Report {
+        mode: match mode {
+            Mode::Enable => "enable".into(),
+            Mode::DetectMessageEnd => "detect_message_end".into(),
+        },
+        calls: outcomes.len(),
+        ..Report::default()
+    };
+    let mut lat = Vec::new();
+    let (mut dh, mut dm) = (Vec::new(), Vec::new());
+    for o in outcomes {
+        match o.truth {
+            Truth::Human => {
+                r.humans += 1;
+                r.human_correct += o.correct as usize;
+                dh.push(o.decision_ms);
+            }
+            Truth::Machine => {
+                r.machines += 1;
+                r.machine_correct += o.correct as usize;
+                dm.push(o.decision_ms);
+            }
+        }
+        r.unknown += (o.answered_by == AnsweredBy::Unknown) as usize;
+        r.beeps_expected += o.beep_expected as usize;
+        r.beeps_found += o.beep_found as usize;
+        r.false_beeps += o.false_beeps;
+        r.calls_with_false_beeps += (o.false_beeps > 0) as usize;
+        if let Some(l) = o.beep_latency_ms {
+            lat.push(l);
+        }
+        if !o.correct || o.false_beeps > 0 || (o.beep_expected && !o.beep_found) {
+            r.failures.push(o.clone());
+        }
+    }
+    let n = r.calls.max(1) as f64;
+    r.accuracy = (r.human_correct + r.machine_correct) as f64 / n;
+    r.beep_recall = if r.beeps_expected == 0 { 1.0 } else { r.beeps_found as f64 / r.beeps_expected as f64 };
+    r.beep_latency_ms_max = lat.iter().copied().max();
+    r.beep_latency_ms_median = median(lat);
+    r.decision_ms_median_human = median(dh);
+    r.decision_ms_median_machine = median(dm);
+    r
+}
