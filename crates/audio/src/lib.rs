@@ -2,6 +2,12 @@
 //! returns results; nothing here opens sockets, reads clocks or spawns tasks. File helpers that
 //! take a path are thin wrappers that read bytes and hand them to the byte-level decoders.
 
+pub mod decode;
+pub mod features;
+pub mod g711;
+pub mod levels;
 pub mod pcm;
+pub mod resample;
+pub mod wav_write;
 
 pub use pcm::{Audio, AudioError};
