@@ -88,7 +88,9 @@ impl CallSettings {
     }
 
     /// From string pairs (query strings, Twilio customParameters).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, String> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, String> {
         let m: Map<String, Value> = pairs
             .into_iter()
             .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
@@ -117,7 +119,9 @@ impl CallSettings {
     /// The call's AMD configuration: server defaults, then these overrides, at `rate`.
     pub fn amd_config(&self, base: &AmdConfig, rate: u32) -> Result<AmdConfig, String> {
         let mut v = serde_json::to_value(base).map_err(|e| e.to_string())?;
-        let obj = v.as_object_mut().expect("AmdConfig serialises to an object");
+        let obj = v
+            .as_object_mut()
+            .expect("AmdConfig serialises to an object");
         for (k, val) in &self.amd {
             if k == "sample_rate" {
                 return Err("amd.sample_rate is set by the stream's content type".into());
@@ -211,9 +215,9 @@ impl CallStore {
 pub fn call_id_or_new(v: Option<&str>) -> Result<String, String> {
     match v {
         None | Some("") => Ok(uuid::Uuid::new_v4().to_string()),
-        Some(s) if s.chars().count() > MAX_CALL_ID_CHARS => {
-            Err(format!("call id longer than {MAX_CALL_ID_CHARS} characters"))
-        }
+        Some(s) if s.chars().count() > MAX_CALL_ID_CHARS => Err(format!(
+            "call id longer than {MAX_CALL_ID_CHARS} characters"
+        )),
         Some(s) if s.chars().any(|c| c.is_control() || c == '/') => {
             Err("call id contains control characters or `/`".into())
         }
@@ -358,9 +362,8 @@ impl CallSession {
         if let Some(r) = self.state.calls.lock().unwrap().get_mut(&self.call_id) {
             r.state = "ended";
         }
-        self.state.publish(
-            json!({"call_id": self.call_id, "type": "call_end", "at_ms": now}),
-        );
+        self.state
+            .publish(json!({"call_id": self.call_id, "type": "call_end", "at_ms": now}));
         tracing::info!(call_id = %self.call_id, audio_ms = now, "call ended");
     }
 
@@ -469,7 +472,10 @@ mod tests {
         let c = s.amd_config(&base, 16000).unwrap();
         assert_eq!((c.speech_threshold_ms, c.sample_rate), (3000, 16000));
         let s = CallSettings::from_pairs([("amd", r#"{"speech_threshold_ms": 10}"#)]).unwrap();
-        assert!(s.amd_config(&base, 8000).unwrap_err().contains("speech_threshold_ms"));
+        assert!(s
+            .amd_config(&base, 8000)
+            .unwrap_err()
+            .contains("speech_threshold_ms"));
         let s = CallSettings::from_pairs([("amd", r#"{"speach": 1}"#)]).unwrap();
         assert!(s.amd_config(&base, 8000).unwrap_err().contains("speach"));
     }

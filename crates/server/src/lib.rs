@@ -14,7 +14,6 @@ pub mod analyzer;
 pub mod calls;
 pub mod config;
 pub mod control;
-pub mod mulaw;
 pub mod playback;
 pub mod twilio;
 pub mod vonage;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
+use tympan_audio::g711;
 
 /// Name of the mark sent after the on-beep message; Twilio echoes it when playback is done.
 pub const PLAYBACK_MARK: &str = "tympan-on-beep";
@@ -35,10 +36,10 @@ pub struct TwilioStart {
 
 /// Parse a `start` message; checks the media format is `audio/x-mulaw`, 8000 Hz, 1 channel.
 pub fn parse_start(v: &Value) -> Result<TwilioStart, (u16, String)> {
-    let start = v
-        .get("start")
-        .and_then(Value::as_object)
-        .ok_or((CLOSE_BAD_DATA, "`start` message has no `start` object".to_string()))?;
+    let start = v.get("start").and_then(Value::as_object).ok_or((
+        CLOSE_BAD_DATA,
+        "`start` message has no `start` object".to_string(),
+    ))?;
     let stream_sid = start
         .get("streamSid")
         .or_else(|| v.get("streamSid"))
@@ -83,7 +84,12 @@ fn parse_json(t: &str) -> Result<Value, (u16, String)> {
     serde_json::from_str(t).map_err(|e| (CLOSE_BAD_DATA, format!("message is not JSON: {e}")))
 }
 
-async fn refuse(tx: mpsc::Sender<Message>, writer: tokio::task::JoinHandle<()>, code: u16, why: &str) {
+async fn refuse(
+    tx: mpsc::Sender<Message>,
+    writer: tokio::task::JoinHandle<()>,
+    code: u16,
+    why: &str,
+) {
     tracing::warn!(code, reason = %why, "twilio websocket refused");
     close_with(&tx, code, why).await;
     drop(tx);
@@ -108,8 +114,13 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
             Message::Text(t) => t,
             Message::Close(_) => return,
             Message::Binary(_) => {
-                return refuse(tx, writer, CLOSE_POLICY, "binary frame; Twilio sends JSON text")
-                    .await
+                return refuse(
+                    tx,
+                    writer,
+                    CLOSE_POLICY,
+                    "binary frame; Twilio sends JSON text",
+                )
+                .await
             }
             _ => continue,
         };
@@ -132,11 +143,16 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
     };
     let span = tracing::info_span!("call", call_id = %start.call_id, platform = "twilio");
     async move {
-        let mut session =
-            match CallSession::start(state.clone(), start.call_id.clone(), "twilio", 8000, &start.settings) {
-                Ok(s) => s,
-                Err(why) => return refuse(tx, writer, CLOSE_POLICY, &why).await,
-            };
+        let mut session = match CallSession::start(
+            state.clone(),
+            start.call_id.clone(),
+            "twilio",
+            8000,
+            &start.settings,
+        ) {
+            Ok(s) => s,
+            Err(why) => return refuse(tx, writer, CLOSE_POLICY, &why).await,
+        };
         let mark_done = Arc::new(Notify::new());
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut ulaw = Vec::new();
@@ -170,7 +186,8 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
                     if matches!(track, Some(t) if t != "inbound" && t != "inbound_track") {
                         continue;
                     }
-                    let Some(payload) = media.and_then(|m| m.get("payload")).and_then(Value::as_str)
+                    let Some(payload) =
+                        media.and_then(|m| m.get("payload")).and_then(Value::as_str)
                     else {
                         tracing::warn!("media message without payload");
                         continue;
@@ -182,7 +199,10 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
                         continue;
                     }
                     pcm.clear();
-                    crate::mulaw::decode_to_f32(&ulaw, &mut pcm);
+                    pcm.extend(
+                        ulaw.iter()
+                            .map(|&b| f32::from(g711::ulaw_decode(b)) / 32768.0),
+                    );
                     if session.push_f32(&pcm) {
                         if let Some(action) = session.on_beep.clone() {
                             spawn_action(
@@ -198,14 +218,20 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
                     }
                 }
                 Some("mark") => {
-                    let name = v.pointer("/mark/name").and_then(Value::as_str).unwrap_or("");
+                    let name = v
+                        .pointer("/mark/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     tracing::debug!(name, "mark played");
                     if name == PLAYBACK_MARK {
                         mark_done.notify_one();
                     }
                 }
                 Some("dtmf") => {
-                    let digit = v.pointer("/dtmf/digit").and_then(Value::as_str).unwrap_or("");
+                    let digit = v
+                        .pointer("/dtmf/digit")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     tracing::info!(digit, "dtmf");
                 }
                 Some("stop") => break,
@@ -252,7 +278,7 @@ fn spawn_action(
             let b64 = base64::engine::general_purpose::STANDARD;
             let mut msgs = vec![json!({"event": "clear", "streamSid": stream_sid})];
             for chunk in pcm.chunks(OUT_CHUNK) {
-                let bytes: Vec<u8> = chunk.iter().map(|&s| crate::mulaw::encode(s)).collect();
+                let bytes = g711::ulaw_encode_slice(chunk);
                 msgs.push(json!({"event": "media", "streamSid": stream_sid,
                                  "media": {"payload": b64.encode(bytes)}}));
             }

@@ -41,10 +41,10 @@ pub fn parse_header(text: &str) -> Result<VonageHeader, (u16, String)> {
     let Value::Object(m) = v else {
         return Err((CLOSE_BAD_DATA, "header is not a JSON object".into()));
     };
-    let ct = m
-        .get("content-type")
-        .and_then(Value::as_str)
-        .ok_or((CLOSE_UNSUPPORTED, "header has no `content-type`".to_string()))?;
+    let ct = m.get("content-type").and_then(Value::as_str).ok_or((
+        CLOSE_UNSUPPORTED,
+        "header has no `content-type`".to_string(),
+    ))?;
     let norm: String = ct
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -60,8 +60,8 @@ pub fn parse_header(text: &str) -> Result<VonageHeader, (u16, String)> {
             ))
         }
     };
-    let call_id = call_id_or_new(m.get("uuid").and_then(Value::as_str))
-        .map_err(|e| (CLOSE_POLICY, e))?;
+    let call_id =
+        call_id_or_new(m.get("uuid").and_then(Value::as_str)).map_err(|e| (CLOSE_POLICY, e))?;
     let settings = CallSettings::from_map(&m).map_err(|e| (CLOSE_POLICY, e))?;
     Ok(VonageHeader {
         rate,
@@ -298,7 +298,11 @@ pub async fn answer(
         Ok(s) => s,
         Err(e) => return bad(e),
     };
-    let rate = match params.get("rate").and_then(Value::as_str).unwrap_or("16000") {
+    let rate = match params
+        .get("rate")
+        .and_then(Value::as_str)
+        .unwrap_or("16000")
+    {
         "16000" => 16000,
         "8000" => 8000,
         other => return bad(format!("rate `{other}`: 8000 or 16000")),

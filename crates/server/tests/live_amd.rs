@@ -18,7 +18,10 @@ async fn vonage_call(paced: bool, frame_bytes: usize, call_id: &str) {
     let mut media = server.ws("/v1/media/vonage").await;
     let header = json!({"content-type": "audio/l16;rate=16000", "uuid": call_id,
                         "amd": {"mode": "detect_message_end"}});
-    media.send(Message::Text(header.to_string().into())).await.unwrap();
+    media
+        .send(Message::Text(header.to_string().into()))
+        .await
+        .unwrap();
     let pcm = le_bytes(&to_i16(&greeting_then_beep(16000)));
     send_l16(&mut media, &pcm, frame_bytes, paced).await;
     media.close(None).await.unwrap();
@@ -45,7 +48,11 @@ async fn vonage_call(paced: bool, frame_bytes: usize, call_id: &str) {
     assert_eq!(call["platform"], "vonage");
     assert_eq!(call["audio_ms"], SIGNAL_MS);
     assert_eq!(call["result"], result);
-    assert!(call["events"].as_array().unwrap().iter().any(|e| e["type"] == "beep"));
+    assert!(call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "beep"));
 }
 
 #[tokio::test]
@@ -72,7 +79,10 @@ fn twilio_media_messages(x: &[f32]) -> Vec<String> {
         .chunks(160)
         .enumerate()
         .map(|(i, c)| {
-            let ulaw: Vec<u8> = c.iter().map(|&s| tympan_server::mulaw::encode(s)).collect();
+            let ulaw: Vec<u8> = c
+                .iter()
+                .map(|&s| tympan_audio::g711::ulaw_encode(s))
+                .collect();
             json!({"event": "media", "sequenceNumber": (i + 2).to_string(), "streamSid": "MZ1",
                    "media": {"track": "inbound", "chunk": (i + 1).to_string(),
                              "timestamp": (i * 20).to_string(), "payload": b64.encode(ulaw)}})
@@ -88,18 +98,28 @@ async fn twilio_mulaw_stream_gives_beep_dropin_and_result() {
     let mut media = server.ws("/v1/media/twilio").await;
     let send = |m: String| Message::Text(m.into());
     media
-        .send(send(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}).to_string()))
+        .send(send(
+            json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}).to_string(),
+        ))
         .await
         .unwrap();
     media
-        .send(send(twilio_start("CAbeep", json!({"amd": "{\"mode\":\"detect_message_end\"}"})).to_string()))
+        .send(send(
+            twilio_start(
+                "CAbeep",
+                json!({"amd": "{\"mode\":\"detect_message_end\"}"}),
+            )
+            .to_string(),
+        ))
         .await
         .unwrap();
     for m in twilio_media_messages(&greeting_then_beep(8000)) {
         media.send(send(m)).await.unwrap();
     }
     media
-        .send(send(json!({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CAbeep"}}).to_string()))
+        .send(send(
+            json!({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CAbeep"}}).to_string(),
+        ))
         .await
         .unwrap();
     let msgs = tokio::time::timeout(WAIT, events_until_end(&mut events, "CAbeep"))
@@ -118,19 +138,28 @@ async fn vonage_on_beep_plays_speech_back_then_hangs_up() {
     let mut media = server.ws("/v1/media/vonage").await;
     let header = json!({"content-type": "audio/l16;rate=16000", "uuid": "vonage-act",
                         "on_beep": {"say": "Sorry we missed you"}, "hangup": true});
-    media.send(Message::Text(header.to_string().into())).await.unwrap();
+    media
+        .send(Message::Text(header.to_string().into()))
+        .await
+        .unwrap();
     let (mut tx, mut rx) = media.split();
     let pcm = le_bytes(&to_i16(&greeting_then_beep(16000)));
     let sender = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for chunk in pcm.chunks(640) {
             tick.tick().await;
-            tx.send(Message::Binary(chunk.to_vec().into())).await.unwrap();
+            tx.send(Message::Binary(chunk.to_vec().into()))
+                .await
+                .unwrap();
         }
         // Keep the call open with silence while the message plays.
         for _ in 0..400 {
             tick.tick().await;
-            if tx.send(Message::Binary(vec![0u8; 640].into())).await.is_err() {
+            if tx
+                .send(Message::Binary(vec![0u8; 640].into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -181,8 +210,12 @@ async fn vonage_on_beep_plays_speech_back_then_hangs_up() {
         .await
         .unwrap();
     let actions = call["actions"].as_array().unwrap();
-    assert!(actions.iter().any(|a| a["action"] == "play" && a["frames"].as_u64() == Some(frames as u64)));
-    assert!(actions.iter().any(|a| a["action"] == "hangup" && a["status"] == 204));
+    assert!(actions
+        .iter()
+        .any(|a| a["action"] == "play" && a["frames"].as_u64() == Some(frames as u64)));
+    assert!(actions
+        .iter()
+        .any(|a| a["action"] == "hangup" && a["status"] == 204));
 }
 
 #[tokio::test]
@@ -192,7 +225,9 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
     let mut media = server.ws("/v1/media/twilio").await;
     let send = |m: String| Message::Text(m.into());
     media
-        .send(send(twilio_start("CAact", json!({"on_beep_say": "Goodbye", "hangup": "true"})).to_string()))
+        .send(send(
+            twilio_start("CAact", json!({"on_beep_say": "Goodbye", "hangup": "true"})).to_string(),
+        ))
         .await
         .unwrap();
     for m in twilio_media_messages(&greeting_then_beep(8000)) {
@@ -202,11 +237,16 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
     let mut payload_bytes = 0usize;
     let b64 = base64::engine::general_purpose::STANDARD;
     loop {
-        let v = next_json(&mut media).await.expect("outbound messages before close");
+        let v = next_json(&mut media)
+            .await
+            .expect("outbound messages before close");
         assert_eq!(v["streamSid"], "MZ1");
         let ev = v["event"].as_str().unwrap().to_owned();
         if ev == "media" {
-            payload_bytes += b64.decode(v["media"]["payload"].as_str().unwrap()).unwrap().len();
+            payload_bytes += b64
+                .decode(v["media"]["payload"].as_str().unwrap())
+                .unwrap()
+                .len();
         }
         seen.push(ev.clone());
         if ev == "mark" {
@@ -217,15 +257,24 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
         }
     }
     assert_eq!(seen.first().map(String::as_str), Some("clear"));
-    assert!(seen.iter().filter(|e| *e == "media").count() >= 10, "{seen:?}");
-    assert!(payload_bytes >= 2400, "only {payload_bytes} bytes of µ-law played");
+    assert!(
+        seen.iter().filter(|e| *e == "media").count() >= 10,
+        "{seen:?}"
+    );
+    assert!(
+        payload_bytes >= 2400,
+        "only {payload_bytes} bytes of µ-law played"
+    );
     let req = ctl.first_request().await;
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, "/2010-04-01/Accounts/ACtest/Calls/CAact.json");
     let want = format!("Basic {}", b64.encode("ACtest:secret"));
     assert_eq!(req.authorization.as_deref(), Some(want.as_str()));
     assert_eq!(req.body, "Status=completed");
-    assert_eq!(req.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        req.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
 }
 
 async fn expect_close(ws: &mut Ws) -> (CloseCode, String) {
@@ -247,7 +296,11 @@ async fn malformed_headers_close_with_a_reason() {
     let server = TestServer::start(ServerConfig::default()).await;
     let cases = [
         ("not json".to_string(), 1007u16, "not JSON"),
-        (json!({"content-type": "audio/pcmu;rate=8000"}).to_string(), 1003, "audio/pcmu"),
+        (
+            json!({"content-type": "audio/pcmu;rate=8000"}).to_string(),
+            1003,
+            "audio/pcmu",
+        ),
         (json!({"uuid": "x"}).to_string(), 1003, "content-type"),
         (
             json!({"content-type": "audio/l16;rate=16000", "amd": {"speech_threshold_ms": 5}})
@@ -265,7 +318,9 @@ async fn malformed_headers_close_with_a_reason() {
     }
     // Binary audio before the header.
     let mut ws = server.ws("/v1/media/vonage").await;
-    ws.send(Message::Binary(vec![0u8; 640].into())).await.unwrap();
+    ws.send(Message::Binary(vec![0u8; 640].into()))
+        .await
+        .unwrap();
     let (got, reason) = expect_close(&mut ws).await;
     assert_eq!(u16::from(got), 1008);
     assert!(reason.contains("header"), "{reason}");
@@ -273,14 +328,20 @@ async fn malformed_headers_close_with_a_reason() {
     let mut ws = server.ws("/v1/media/twilio").await;
     let mut start = twilio_start("CAbad", json!({}));
     start["start"]["mediaFormat"]["encoding"] = json!("audio/x-alaw");
-    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    ws.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
     let (got, reason) = expect_close(&mut ws).await;
     assert_eq!(u16::from(got), 1003);
     assert!(reason.contains("audio/x-alaw"), "{reason}");
     let mut ws = server.ws("/v1/media/twilio").await;
-    ws.send(Message::Text(json!({"event": "media", "media": {"payload": ""}}).to_string().into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        json!({"event": "media", "media": {"payload": ""}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
     let (_, reason) = expect_close(&mut ws).await;
     assert!(reason.contains("before `start`"), "{reason}");
 }
@@ -293,8 +354,13 @@ async fn answer_webhook_returns_ncco_to_the_media_socket() {
     let http = reqwest::Client::new();
     let ncco: Value = http
         .get(server.http("/v1/vonage/answer"))
-        .query(&[("uuid", "u-1"), ("talk", "Hello"), ("on_beep_say", "Bye"), ("hangup", "true"),
-                 ("amd", r#"{"mode":"detect_message_end"}"#)])
+        .query(&[
+            ("uuid", "u-1"),
+            ("talk", "Hello"),
+            ("on_beep_say", "Bye"),
+            ("hangup", "true"),
+            ("amd", r#"{"mode":"detect_message_end"}"#),
+        ])
         .send()
         .await
         .unwrap()
@@ -328,7 +394,10 @@ async fn answer_webhook_returns_ncco_to_the_media_socket() {
         .await
         .unwrap();
     assert_eq!(ncco.as_array().unwrap().len(), 1);
-    assert_eq!(ncco[0]["endpoint"][0]["content-type"], "audio/l16;rate=8000");
+    assert_eq!(
+        ncco[0]["endpoint"][0]["content-type"],
+        "audio/l16;rate=8000"
+    );
     assert_eq!(ncco[0]["endpoint"][0]["headers"], json!({"uuid": "u-2"}));
     // Bad settings are refused before the call is connected.
     let r = http
@@ -352,7 +421,12 @@ async fn answer_webhook_returns_ncco_to_the_media_socket() {
 #[tokio::test]
 async fn healthz_and_unknown_call() {
     let server = TestServer::start(ServerConfig::default()).await;
-    let h: Value = reqwest::get(server.http("/healthz")).await.unwrap().json().await.unwrap();
+    let h: Value = reqwest::get(server.http("/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
     assert_eq!(h["calls_kept"], 0);
     let r = reqwest::get(server.http("/v1/calls/nope")).await.unwrap();

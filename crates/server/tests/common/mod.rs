@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tympan_server::config::ServerConfig;
 use tympan_amd::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};
 use tympan_server::analyzer::CallAnalyzer;
+use tympan_server::config::ServerConfig;
 use tympan_server::AppState;
 
 /// Upper bound on any single wait in these tests.
@@ -48,7 +48,9 @@ impl RecordingCallControl {
             let rec = rec.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let bytes = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let h = |n: &str| {
                     parts
                         .headers
@@ -155,7 +157,11 @@ impl ToneBeepDouble {
                 first_decision_ms: self.t_ms,
                 machine_reason: beep.map(|_| MachineReason::Beep),
                 beep,
-                amd_status: if beep.is_some() { AsteriskStatus::Machine } else { AsteriskStatus::Notsure },
+                amd_status: if beep.is_some() {
+                    AsteriskStatus::Machine
+                } else {
+                    AsteriskStatus::Notsure
+                },
                 amd_cause: "TEST-DOUBLE".into(),
             },
         });
@@ -177,7 +183,12 @@ impl CallAnalyzer for ToneBeepDouble {
                     (false, Some(start)) => {
                         self.tone_start = None;
                         if t0 - start >= 100 {
-                            let beep = Beep { start_ms: start, end_ms: t0, frequency_hz: 1000.0, level_db: -10.0 };
+                            let beep = Beep {
+                                start_ms: start,
+                                end_ms: t0,
+                                frequency_hz: 1000.0,
+                                level_db: -10.0,
+                            };
                             self.events.push_back(AmdEvent::Beep { at_ms: t0, beep });
                             self.result(AnsweredBy::MachineEndBeep, Some(beep));
                         }
@@ -249,7 +260,9 @@ pub fn greeting_then_beep(rate: u32) -> Vec<f32> {
     let ms = |i: usize| i as f64 * 1000.0 / rate as f64;
     let mut noise_state: u32 = 12345;
     let mut noise = move || {
-        noise_state = noise_state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        noise_state = noise_state
+            .wrapping_mul(1_664_525)
+            .wrapping_add(1_013_904_223);
         (noise_state >> 8) as f64 / (1u32 << 24) as f64 - 0.5
     };
     let mut phase = 0.0f64;
@@ -264,7 +277,8 @@ pub fn greeting_then_beep(rate: u32) -> Vec<f32> {
             let env = (std::f64::consts::PI * syl).sin().powf(0.6) * 0.9 + 0.1;
             let f0 = 120.0 + 35.0 * (2.0 * std::f64::consts::PI * 1.3 * ts).sin();
             phase += 2.0 * std::f64::consts::PI * f0 / rate as f64;
-            let formant = 500.0 + 900.0 * (0.5 + 0.5 * (2.0 * std::f64::consts::PI * 2.1 * ts).sin());
+            let formant =
+                500.0 + 900.0 * (0.5 + 0.5 * (2.0 * std::f64::consts::PI * 2.1 * ts).sin());
             let mut v = 0.0;
             let mut k = 1.0;
             while k * f0 < (rate as f64 / 2.0).min(3400.0) {
@@ -311,7 +325,9 @@ pub async fn events_until_end(events: &mut Ws, call_id: &str) -> Vec<Value> {
     let mut got = Vec::new();
     while let Some(v) = next_json(events).await {
         let mine = v["call_id"] == call_id
-            || v["uuids"].as_array().is_some_and(|a| a.iter().any(|u| u == call_id));
+            || v["uuids"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|u| u == call_id));
         if !mine {
             continue;
         }
@@ -331,7 +347,9 @@ pub async fn send_l16(ws: &mut Ws, bytes: &[u8], frame_bytes: usize, paced: bool
         if paced {
             tick.tick().await;
         }
-        ws.send(Message::Binary(chunk.to_vec().into())).await.unwrap();
+        ws.send(Message::Binary(chunk.to_vec().into()))
+            .await
+            .unwrap();
     }
 }
 
