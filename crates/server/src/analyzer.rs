@@ -24,3 +24,18 @@ pub trait CallAnalyzer: Send {
 /// Makes one analyser per call from the call's (validated) AMD configuration.
 pub type AnalyzerFactory =
     Arc<dyn Fn(&AmdConfig) -> Result<Box<dyn CallAnalyzer>, ConfigError> + Send + Sync>;
+
+/// The production factory.
+///
+/// `tympan_amd` on main does not export `AmdDetector` yet (its front end waits for the audio
+/// beep/VAD modules), so until then every call is refused at start with the reason
+/// "AMD detector not available in this build" (websocket close 1008). When it is exported this
+/// becomes `AmdDetector::new(cfg.clone())` behind a `CallAnalyzer` impl.
+pub fn amd_factory() -> AnalyzerFactory {
+    Arc::new(|_cfg: &AmdConfig| {
+        Err(ConfigError {
+            field: "detector",
+            why: "AMD detector not available in this build".into(),
+        })
+    })
+}

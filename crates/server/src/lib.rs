@@ -19,6 +19,7 @@ pub mod twilio;
 pub mod vonage;
 pub mod ws;
 
+pub use analyzer::amd_factory;
 use analyzer::AnalyzerFactory;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};

@@ -348,8 +348,10 @@ async fn malformed_headers_close_with_a_reason() {
 
 #[tokio::test]
 async fn answer_webhook_returns_ncco_to_the_media_socket() {
-    let mut cfg = ServerConfig::default();
-    cfg.public_base_url = Some("https://amd.example.test/".into());
+    let cfg = ServerConfig {
+        public_base_url: Some("https://amd.example.test/".into()),
+        ..Default::default()
+    };
     let server = TestServer::start(cfg).await;
     let http = reqwest::Client::new();
     let ncco: Value = http
