@@ -2,12 +2,18 @@
 //! returns results; nothing here opens sockets, reads clocks or spawns tasks. File helpers that
 //! take a path are thin wrappers that read bytes and hand them to the byte-level decoders.
 
+pub mod beep;
 pub mod decode;
+pub mod dtmf;
 pub mod features;
 pub mod g711;
+pub mod goertzel;
 pub mod levels;
 pub mod pcm;
 pub mod resample;
+pub mod synth;
+pub mod tones;
+pub mod vad;
 pub mod wav_write;
 
 pub use pcm::{Audio, AudioError};

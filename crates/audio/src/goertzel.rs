@@ -1,0 +1,210 @@
+//! Goertzel filter: one DFT coefficient at an arbitrary (non-integer-bin) frequency, computed
+//! with a second-order recursion. Used by the DTMF and call-progress detectors.
+//!
+//! For a block `x[0..N]` the filter returns `X = Σ x[n]·e^{-jωn}` with `ω = 2π f / fs`. A sine of
+//! peak amplitude `a` exactly at `f` gives `|X| = a·N/2`, so [`Goertzel::amplitude`] returns
+//! `2|X|/N`, an estimate of the sine's peak amplitude.
+
+/// A single-frequency Goertzel filter for a given sample rate.
+#[derive(Clone, Copy, Debug)]
+pub struct Goertzel {
+    freq_hz: f32,
+    omega: f64,
+    coeff: f64,
+}
+
+impl Goertzel {
+    /// A filter at `freq_hz` for audio at `sample_rate` Hz.
+    pub fn new(freq_hz: f32, sample_rate: u32) -> Self {
+        let omega = 2.0 * std::f64::consts::PI * freq_hz as f64 / sample_rate.max(1) as f64;
+        Goertzel {
+            freq_hz,
+            omega,
+            coeff: 2.0 * omega.cos(),
+        }
+    }
+
+    /// The filter's frequency in Hz.
+    pub fn freq_hz(&self) -> f32 {
+        self.freq_hz
+    }
+
+    /// Angular frequency in radians per sample.
+    pub fn omega(&self) -> f64 {
+        self.omega
+    }
+
+    /// Complex DFT value `(re, im)` of `block` at this frequency, phase referenced to the
+    /// block's first sample. Non-finite samples count as 0.
+    pub fn dft(&self, block: &[f32]) -> (f64, f64) {
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in block {
+            let x = if x.is_finite() { x as f64 } else { 0.0 };
+            let s0 = x + self.coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        // y[N-1] = s1 - e^{-jω} s2 is X·e^{-jω(N-1)}; rotate back to reference sample 0.
+        let (c, s) = (self.omega.cos(), self.omega.sin());
+        let yr = s1 - c * s2;
+        let yi = s * s2;
+        let phi = self.omega * (block.len() as f64 - 1.0);
+        let (pc, ps) = (phi.cos(), phi.sin());
+        // X = y·e^{-jφ}
+        (yr * pc + yi * ps, yi * pc - yr * ps)
+    }
+
+    /// Squared magnitude `|X|²` of `block` at this frequency.
+    pub fn power(&self, block: &[f32]) -> f64 {
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in block {
+            let x = if x.is_finite() { x as f64 } else { 0.0 };
+            let s0 = x + self.coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - self.coeff * s1 * s2
+    }
+
+    /// Estimated peak amplitude `2|X|/N` of a sine at this frequency in `block`.
+    pub fn amplitude(&self, block: &[f32]) -> f64 {
+        if block.is_empty() {
+            return 0.0;
+        }
+        2.0 * self.power(block).sqrt() / block.len() as f64
+    }
+}
+
+/// Short-time energy envelope kept for the last `capacity` sub-blocks, used to place tone edges
+/// more finely than the analysis blocks (crate-internal helper).
+#[derive(Clone, Debug)]
+pub(crate) struct Envelope {
+    sub: usize,
+    acc: f64,
+    acc_n: usize,
+    /// Index (in sub-blocks since stream start) of `values[0]`.
+    first: u64,
+    values: std::collections::VecDeque<f32>,
+    capacity: usize,
+}
+
+impl Envelope {
+    pub(crate) fn new(sub: usize, capacity: usize) -> Self {
+        Envelope {
+            sub: sub.max(1),
+            acc: 0.0,
+            acc_n: 0,
+            first: 0,
+            values: Default::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub(crate) fn sub_len(&self) -> usize {
+        self.sub
+    }
+
+    pub(crate) fn push(&mut self, x: f32) {
+        self.acc += (x as f64) * (x as f64);
+        self.acc_n += 1;
+        if self.acc_n == self.sub {
+            self.values.push_back((self.acc / self.sub as f64) as f32);
+            self.acc = 0.0;
+            self.acc_n = 0;
+            if self.values.len() > self.capacity {
+                self.values.pop_front();
+                self.first += 1;
+            }
+        }
+    }
+
+    /// Mean square of sub-block `idx`, if still held.
+    pub(crate) fn get(&self, idx: u64) -> Option<f32> {
+        if idx < self.first {
+            return None;
+        }
+        self.values.get((idx - self.first) as usize).copied()
+    }
+
+    /// Walk from sub-block `from` backwards while the mean square is ≥ `thr`, at most `max`
+    /// steps; returns the first sample of the earliest qualifying sub-block (or of `from`).
+    pub(crate) fn extend_back(&self, from: u64, thr: f32, max: u64) -> u64 {
+        let mut i = from;
+        let mut steps = 0;
+        while i > 0 && steps < max {
+            match self.get(i - 1) {
+                Some(v) if v >= thr => {
+                    i -= 1;
+                    steps += 1;
+                }
+                _ => break,
+            }
+        }
+        i * self.sub as u64
+    }
+
+    /// Walk from sub-block `from` forwards while the mean square is ≥ `thr`, at most `max`
+    /// steps; returns the sample just after the last qualifying sub-block.
+    pub(crate) fn extend_fwd(&self, from: u64, thr: f32, max: u64) -> u64 {
+        let mut i = from;
+        let mut steps = 0;
+        while steps < max {
+            match self.get(i + 1) {
+                Some(v) if v >= thr => {
+                    i += 1;
+                    steps += 1;
+                }
+                _ => break,
+            }
+        }
+        (i + 1) * self.sub as u64
+    }
+}
+
+/// Replace non-finite samples by 0 so that one bad sample cannot poison detector state.
+pub(crate) fn clean(x: f32) -> f32 {
+    if x.is_finite() {
+        x.clamp(-8.0, 8.0)
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amplitude_and_phase() {
+        let fs = 8000;
+        let n = 205;
+        let f = 770.0f32;
+        let a = 0.3f64;
+        let phase = 0.7f64;
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                (a * (2.0 * std::f64::consts::PI * f as f64 * i as f64 / fs as f64 + phase).cos())
+                    as f32
+            })
+            .collect();
+        let g = Goertzel::new(f, fs);
+        assert!((g.amplitude(&x) - a).abs() < 0.01, "{}", g.amplitude(&x));
+        // brute-force DFT
+        let (mut re, mut im) = (0.0, 0.0);
+        for (i, &v) in x.iter().enumerate() {
+            let w = g.omega() * i as f64;
+            re += v as f64 * w.cos();
+            im -= v as f64 * w.sin();
+        }
+        let (gr, gi) = g.dft(&x);
+        assert!(
+            (gr - re).abs() < 1e-6 && (gi - im).abs() < 1e-6,
+            "{gr},{gi} vs {re},{im}"
+        );
+        assert!((g.power(&x) - (re * re + im * im)).abs() < 1e-6);
+        // another frequency is rejected
+        assert!(Goertzel::new(1209.0, fs).amplitude(&x) < 0.02);
+        assert_eq!(g.amplitude(&[]), 0.0);
+        assert_eq!(g.power(&[f32::NAN, 1.0]), g.power(&[0.0, 1.0]));
+    }
+}
