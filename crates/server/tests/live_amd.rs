@@ -219,22 +219,35 @@ async fn vonage_on_beep_plays_speech_back_then_hangs_up() {
 }
 
 #[tokio::test]
-async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
+async fn twilio_on_beep_plays_wav_via_clear_media_mark_then_hangs_up() {
+    // The message: 1 s of 600 Hz at 16 kHz in a WAV under media_dir; it must arrive resampled
+    // to 8 kHz µ-law.
+    let media_dir = std::env::temp_dir().join(format!("tympan-media-{}", std::process::id()));
+    std::fs::create_dir_all(&media_dir).unwrap();
+    let tone: Vec<f32> = (0..16000)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 600.0 * i as f32 / 16000.0).sin())
+        .collect();
+    let wav = tympan_audio::wav_write::encode_wav(
+        &tympan_audio::Audio::mono(16000, tone),
+        tympan_audio::wav_write::Codec::Pcm16,
+    );
+    std::fs::write(media_dir.join("msg.wav"), wav).unwrap();
     let ctl = RecordingCallControl::start().await;
-    let server = TestServer::start(config_with_control(&ctl)).await;
+    let mut cfg = config_with_control(&ctl);
+    cfg.media_dir = media_dir.clone();
+    let server = TestServer::start(cfg).await;
     let mut media = server.ws("/v1/media/twilio").await;
     let send = |m: String| Message::Text(m.into());
+    let params = json!({"on_beep": "{\"play_wav\":\"msg.wav\"}", "hangup": "true"});
     media
-        .send(send(
-            twilio_start("CAact", json!({"on_beep_say": "Goodbye", "hangup": "true"})).to_string(),
-        ))
+        .send(send(twilio_start("CAact", params).to_string()))
         .await
         .unwrap();
     for m in twilio_media_messages(&greeting_then_beep(8000)) {
         media.send(send(m)).await.unwrap();
     }
     let mut seen = Vec::new();
-    let mut payload_bytes = 0usize;
+    let mut played: Vec<i16> = Vec::new();
     let b64 = base64::engine::general_purpose::STANDARD;
     loop {
         let v = next_json(&mut media)
@@ -243,10 +256,9 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
         assert_eq!(v["streamSid"], "MZ1");
         let ev = v["event"].as_str().unwrap().to_owned();
         if ev == "media" {
-            payload_bytes += b64
-                .decode(v["media"]["payload"].as_str().unwrap())
-                .unwrap()
-                .len();
+            let bytes = b64.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
+            assert!(bytes.len() <= 160, "20 ms chunks");
+            played.extend(tympan_audio::g711::ulaw_decode_slice(&bytes));
         }
         seen.push(ev.clone());
         if ev == "mark" {
@@ -258,12 +270,18 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
     }
     assert_eq!(seen.first().map(String::as_str), Some("clear"));
     assert!(
-        seen.iter().filter(|e| *e == "media").count() >= 10,
-        "{seen:?}"
+        (7900..=8100).contains(&played.len()),
+        "{} samples",
+        played.len()
     );
+    // Still a 600 Hz tone at 8 kHz: about 1200 zero crossings in the second.
+    let crossings = played
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
     assert!(
-        payload_bytes >= 2400,
-        "only {payload_bytes} bytes of µ-law played"
+        (1150..=1250).contains(&crossings),
+        "{crossings} zero crossings"
     );
     let req = ctl.first_request().await;
     assert_eq!(req.method, "POST");
@@ -275,6 +293,20 @@ async fn twilio_on_beep_sends_clear_media_mark_then_hangs_up() {
         req.content_type.as_deref(),
         Some("application/x-www-form-urlencoded")
     );
+    let call: Value = reqwest::get(server.http("/v1/calls/CAact"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions = call["actions"].as_array().unwrap();
+    assert!(
+        actions
+            .iter()
+            .any(|a| a["action"] == "play" && a["mark_received"] == true),
+        "{actions:?}"
+    );
+    std::fs::remove_dir_all(&media_dir).unwrap();
 }
 
 async fn expect_close(ws: &mut Ws) -> (CloseCode, String) {
