@@ -227,7 +227,12 @@ pub fn call_id_or_new(v: Option<&str>) -> Result<String, String> {
 
 /// The event as published: `{"call_id", "type", "at_ms", ...event fields}`.
 pub fn event_json(call_id: &str, ev: &AmdEvent) -> Value {
-    let mut v = serde_json::to_value(ev).unwrap_or_else(|_| json!({}));
+    // Through text, so f32 fields keep their short form (999.998, not 999.9979858398438) and
+    // read the same here and in `GET /v1/calls/{id}`'s `result`.
+    let mut v = serde_json::to_string(ev)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .unwrap_or_else(|| json!({}));
     if let Some(o) = v.as_object_mut() {
         o.insert("call_id".into(), json!(call_id));
     }
