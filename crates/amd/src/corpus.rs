@@ -150,7 +150,7 @@ fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
         "busy" => synth::cadence(RATE, &[480.0, 620.0], lvl, 500.0, 500.0, 3),
         "dtmf" => {
             let digits: String = (0..6).map(|_| *pick(rng, &['1', '5', '9', '0', '#', '*'])).collect();
-            synth::dtmf_sequence(RATE, &digits, 100.0, 80.0, lvl)
+            synth::dtmf_sequence(&digits, RATE, 100.0, 80.0, lvl).expect("valid digits")
         }
         _ => {
             // "hold music": a chord progression with harmonics, notes of 400 ms.
@@ -191,12 +191,12 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
             truth = Truth::Machine;
             neg = None;
             if rng.uniform() < 0.6 {
-                x.extend(set_level(pick(&mut rng, &sources.long), level));
+                x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.long), level));
             } else {
                 // A greeting pieced together from short recordings (e.g. digits read aloud).
                 let pieces = 4 + (rng.next_u64() % 5) as usize;
                 for _ in 0..pieces {
-                    x.extend(set_level(pick(&mut rng, &sources.short), level));
+                    x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.short), level));
                     x.extend(synth::silence(RATE, range(&mut rng, 80.0, 350.0)));
                 }
             }
@@ -222,11 +222,11 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
                 x.extend(negative(kind, &mut rng));
                 x.extend(synth::silence(RATE, range(&mut rng, 200.0, 600.0)));
             }
-            x.extend(set_level(pick(&mut rng, &sources.short), level));
+            x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.short), level));
             let mut end = ms_of(x.len());
             x.extend(synth::silence(RATE, range(&mut rng, 2600.0, 4000.0)));
             if rng.uniform() < 0.4 {
-                x.extend(set_level(pick(&mut rng, &sources.short), level));
+                x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.short), level));
                 end = ms_of(x.len());
             }
             speech_end_ms = end;

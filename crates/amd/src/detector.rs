@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use crate::config::{AmdConfig, ConfigError, Mode};
 use crate::events::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};
-use crate::frontend::{Frontend, ToneReport};
+use crate::frontend::{Frontend, Report};
 use crate::greeting::{GreetingRules, Verdict};
 
 /// Frame length fed to the front end and the rules.
@@ -55,6 +55,10 @@ pub struct AmdDetector {
     finished: bool,
     /// The beep that ends a `machine_end_beep` result, attached by `set_result`.
     beep_for_result: Option<Beep>,
+    /// The VAD's current state (frames queued from now on start with it).
+    vad_speech: bool,
+    /// Reused buffer for front-end reports.
+    reports: Vec<Report>,
 }
 
 impl AmdDetector {
@@ -78,6 +82,8 @@ impl AmdDetector {
             first_now: None,
             finished: false,
             beep_for_result: None,
+            vad_speech: false,
+            reports: Vec::new(),
             cfg,
         })
     }
@@ -158,11 +164,19 @@ impl AmdDetector {
         if self.finished {
             return;
         }
-        // Let buffered frames reach the rules.
+        // Tones still sounding, then the frames still queued.
+        let mut reports = std::mem::take(&mut self.reports);
+        self.frontend.flush(&mut reports);
+        let t = self.t;
+        for r in reports.drain(..) {
+            self.on_report(r, t);
+        }
         while let Some(f) = self.delay.pop_front() {
+            if self.result.is_some() {
+                break;
+            }
             self.apply_frame(f);
         }
-        let t = self.t;
         if self.in_speech {
             self.in_speech = false;
             self.events.push_back(AmdEvent::SpeechEnd { at_ms: t });
@@ -195,22 +209,29 @@ impl AmdDetector {
         let t0 = self.t;
         self.t += FRAME_MS;
         let t1 = self.t;
-        let watch_beeps = self.beep_watch_active() || self.result.is_none();
-        if self.result.is_some() && !watch_beeps {
+        let deciding = self.result.is_none();
+        if !deciding && !self.beep_watch_active() {
             return;
         }
-        let obs = self.frontend.push_frame(frame, t0);
-        for report in obs.tones {
-            self.on_tone(report, t1);
+        if deciding {
+            self.delay.push_back(PendingFrame { t0, speech: self.vad_speech, tone: false });
         }
+        let mut reports = std::mem::take(&mut self.reports);
+        self.frontend.push_frame(frame, deciding, &mut reports);
+        for r in reports.drain(..) {
+            self.on_report(r, t1);
+        }
+        self.reports = reports;
         if self.result.is_none() {
-            self.delay.push_back(PendingFrame { t0, speech: obs.speech, tone: obs.tone_active });
             while let Some(f) = self.delay.front().copied() {
                 if f.t0 + MASK_DELAY_MS > t0 {
                     break;
                 }
                 self.delay.pop_front();
                 self.apply_frame(f);
+                if self.result.is_some() {
+                    break;
+                }
             }
         }
         if self.result.is_none() && t1 >= self.cfg.timeout_ms as u64 {
@@ -218,20 +239,31 @@ impl AmdDetector {
         }
     }
 
-    /// Mark queued frames from `start_ms` on as tone (a tone recognised after it began).
-    fn mask_from(&mut self, start_ms: u64) {
+    /// Set the speech or tone flag of queued frames in `[from, to)`.
+    fn mark(&mut self, from: u64, to: u64, speech: Option<bool>, tone: bool) {
         for f in self.delay.iter_mut() {
-            if f.t0 + FRAME_MS > start_ms {
-                f.tone = true;
+            if f.t0 + FRAME_MS > from && f.t0 < to {
+                if let Some(s) = speech {
+                    f.speech = s;
+                }
+                f.tone |= tone;
             }
         }
     }
 
-    fn on_tone(&mut self, report: ToneReport, now: u64) {
+    fn on_report(&mut self, report: Report, now: u64) {
         match report {
-            ToneReport::Active { since_ms } => self.mask_from(since_ms),
-            ToneReport::Beep(beep) => {
-                self.mask_from(beep.start_ms);
+            Report::SpeechFrom { at_ms } => {
+                self.vad_speech = true;
+                self.mark(at_ms, u64::MAX, Some(true), false);
+            }
+            Report::SilenceFrom { at_ms } => {
+                self.vad_speech = false;
+                self.mark(at_ms, u64::MAX, Some(false), false);
+            }
+            Report::ProgressTone { start_ms, end_ms } => self.mark(start_ms, end_ms, None, true),
+            Report::Beep(beep) => {
+                self.mark(beep.start_ms, beep.end_ms, None, true);
                 if !self.beep_watch_active() && self.result.is_some() {
                     return;
                 }
@@ -257,7 +289,7 @@ impl AmdDetector {
                     }
                 }
             }
-            ToneReport::Fax { tone } => {
+            Report::Fax { tone } => {
                 if self.phase == Phase::Deciding {
                     self.events.push_back(AmdEvent::Fax { at_ms: now, tone: tone.to_string() });
                     self.set_result(
@@ -266,11 +298,11 @@ impl AmdDetector {
                         now,
                         None,
                         AsteriskStatus::Machine,
-                        format!("FAX-{tone}"),
+                        format!("FAX-{}", tone.to_uppercase()),
                     );
                 }
             }
-            ToneReport::Sit { tones } => {
+            Report::Sit { tones } => {
                 if self.phase == Phase::Deciding {
                     let names: Vec<String> = tones.iter().map(|f| format!("{f:.0}")).collect();
                     self.events.push_back(AmdEvent::Sit { at_ms: now, tones });
@@ -440,6 +472,7 @@ impl AmdDetector {
         };
         self.phase = Phase::Done;
         self.delay.clear();
+        self.frontend.stop_progress();
         self.events.push_back(AmdEvent::Result { at_ms: at, result: result.clone() });
         self.result = Some(result);
     }

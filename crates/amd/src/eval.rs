@@ -23,6 +23,9 @@ pub struct CaseOutcome {
     /// Report time minus true beep end (ms), for found beeps.
     pub beep_latency_ms: Option<i64>,
     pub false_beeps: usize,
+    /// Ground truth: end of the greeting or last human phrase, and the true beep start (ms).
+    pub speech_end_ms: u64,
+    pub beep_start_ms: Option<u64>,
 }
 
 /// Totals over a set of calls.
@@ -117,6 +120,8 @@ pub fn run_case(cfg: &AmdConfig, case: &Case) -> CaseOutcome {
         beep_found: found,
         beep_latency_ms: latency,
         false_beeps,
+        speech_end_ms: case.speech_end_ms,
+        beep_start_ms: case.beep.map(|b| b.start_ms),
     }
 }
 

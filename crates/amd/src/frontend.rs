@@ -1,21 +1,25 @@
-//! Per-frame signal analysis for the detector: VAD, beep, call-progress tones.
+//! Per-frame signal analysis for the detector: VAD, beep detector, call-progress tones.
 //!
-//! Everything here runs on the same 10 ms frames; the detector turns the observations into
-//! decisions. Speech is also gated by an absolute floor (app_amd's `silence_threshold`, mean
-//! absolute int16 amplitude) so near-silent line noise never counts as a word.
+//! All three run on the same 10 ms frames. Their outputs come with the times the audio core
+//! measured (VAD segment edges exclude the hangover; tone events carry their start), so the
+//! detector can correct speech flags it has not yet handed to the greeting rules.
 
-use tympan_audio::beep::{BeepConfig, BeepDetector};
-use tympan_audio::tones::{CallProgressDetector, ToneKind};
-use tympan_audio::vad::{Vad, VadConfig};
+use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
+use tympan_audio::tones::{CallProgressConfig, CallProgressDetector, ToneEvent, ToneKind};
+use tympan_audio::vad::{Vad, VadConfig, VadEvent};
 
 use crate::config::AmdConfig;
 use crate::events::Beep;
 
-/// A tone-related observation.
+/// A change seen by the front end, with the audio time it applies from.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ToneReport {
-    /// A tone is sounding and began at `since_ms` (speech flags from then on are not speech).
-    Active { since_ms: u64 },
+pub enum Report {
+    /// Speech from `at_ms` on.
+    SpeechFrom { at_ms: u64 },
+    /// No speech from `at_ms` on (the VAD's end of segment, hangover excluded).
+    SilenceFrom { at_ms: u64 },
+    /// A call-progress tone (ringback, dial tone, busy) occupied `[start_ms, end_ms)`.
+    ProgressTone { start_ms: u64, end_ms: u64 },
     /// A complete beep.
     Beep(Beep),
     /// Fax calling (CNG) or answer (CED) tone.
@@ -24,18 +28,90 @@ pub enum ToneReport {
     Sit { tones: Vec<f32> },
 }
 
-/// What one frame showed.
-#[derive(Clone, Debug, Default)]
-pub struct FrameObs {
-    pub speech: bool,
-    pub tone_active: bool,
-    pub tones: Vec<ToneReport>,
-}
-
 /// The analysis chain for one call.
 pub struct Frontend {
     vad: Vad,
     beep: BeepDetector,
     progress: CallProgressDetector,
-    floor: f32,
+    /// Run the call-progress detector (only while deciding; it is the most expensive part).
+    progress_on: bool,
+}
+
+fn ms(x: f64) -> u64 {
+    x.max(0.0).round() as u64
+}
+
+fn beep_of(e: &BeepEvent) -> Beep {
+    Beep {
+        start_ms: ms(e.start_ms),
+        end_ms: ms(e.end_ms),
+        frequency_hz: e.frequency_hz,
+        level_db: e.level_db,
+    }
+}
+
+impl Frontend {
+    /// Front end for a validated config.
+    pub fn new(cfg: &AmdConfig) -> Self {
+        let rate = cfg.sample_rate;
+        let vad = Vad::new(rate, VadConfig::default()).expect("validated rate");
+        let beep_cfg = BeepConfig {
+            min_freq_hz: cfg.beep_min_hz,
+            max_freq_hz: cfg.beep_max_hz,
+            min_duration_ms: cfg.beep_min_ms as f64,
+            ..BeepConfig::default()
+        };
+        let beep = BeepDetector::new(rate, beep_cfg).expect("validated beep range");
+        let progress =
+            CallProgressDetector::new(rate, CallProgressConfig::default()).expect("validated rate");
+        Frontend { vad, beep, progress, progress_on: true }
+    }
+
+    /// Stop running the call-progress detector (after the decision).
+    pub fn stop_progress(&mut self) {
+        self.progress_on = false;
+    }
+
+    /// Analyse one frame, appending what changed to `out`. `watch_speech` false skips the VAD.
+    pub fn push_frame(&mut self, frame: &[f32], watch_speech: bool, out: &mut Vec<Report>) {
+        if watch_speech {
+            for e in self.vad.push(frame) {
+                out.push(match e {
+                    VadEvent::SpeechStart { at_ms } => Report::SpeechFrom { at_ms: ms(at_ms) },
+                    VadEvent::SpeechEnd { at_ms, .. } => Report::SilenceFrom { at_ms: ms(at_ms) },
+                });
+            }
+        }
+        for e in self.beep.push(frame) {
+            out.push(Report::Beep(beep_of(&e)));
+        }
+        if self.progress_on {
+            for e in self.progress.push(frame) {
+                out.push(progress_report(&e));
+            }
+        }
+    }
+
+    /// End of stream: tones still sounding are closed.
+    pub fn flush(&mut self, out: &mut Vec<Report>) {
+        for e in self.beep.flush() {
+            out.push(Report::Beep(beep_of(&e)));
+        }
+        if self.progress_on {
+            for e in self.progress.flush() {
+                out.push(progress_report(&e));
+            }
+        }
+    }
+}
+
+fn progress_report(e: &ToneEvent) -> Report {
+    match e.kind {
+        ToneKind::FaxCng => Report::Fax { tone: "cng" },
+        ToneKind::FaxCed => Report::Fax { tone: "ced" },
+        ToneKind::Sit => Report::Sit { tones: e.frequencies_hz.clone() },
+        ToneKind::DialTone | ToneKind::Ringback | ToneKind::Busy | ToneKind::Reorder => {
+            Report::ProgressTone { start_ms: ms(e.start_ms), end_ms: ms(e.end_ms) }
+        }
+    }
 }

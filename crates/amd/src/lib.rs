@@ -5,8 +5,13 @@
 //! replays to the same events whatever the chunk sizes.
 
 pub mod config;
+pub mod corpus;
+mod detector;
+pub mod eval;
 pub mod events;
+mod frontend;
 pub mod greeting;
 
+pub use detector::{AmdDetector, FRAME_MS, MASK_DELAY_MS};
 pub use config::{AmdConfig, ConfigError, Mode, Strategy};
 pub use events::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};

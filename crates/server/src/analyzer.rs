@@ -25,17 +25,27 @@ pub trait CallAnalyzer: Send {
 pub type AnalyzerFactory =
     Arc<dyn Fn(&AmdConfig) -> Result<Box<dyn CallAnalyzer>, ConfigError> + Send + Sync>;
 
-/// The production factory.
-///
-/// `tympan_amd` on main does not export `AmdDetector` yet (its front end waits for the audio
-/// beep/VAD modules), so until then every call is refused at start with the reason
-/// "AMD detector not available in this build" (websocket close 1008). When it is exported this
-/// becomes `AmdDetector::new(cfg.clone())` behind a `CallAnalyzer` impl.
+/// The production factory: one `tympan_amd::AmdDetector` per call.
 pub fn amd_factory() -> AnalyzerFactory {
-    Arc::new(|_cfg: &AmdConfig| {
-        Err(ConfigError {
-            field: "detector",
-            why: "AMD detector not available in this build".into(),
-        })
+    Arc::new(|cfg: &AmdConfig| {
+        Ok(Box::new(tympan_amd::AmdDetector::new(cfg.clone())?) as Box<dyn CallAnalyzer>)
     })
+}
+
+impl CallAnalyzer for tympan_amd::AmdDetector {
+    fn push(&mut self, samples: &[f32], now_ms: u64) {
+        tympan_amd::AmdDetector::push(self, samples, now_ms)
+    }
+    fn poll_event(&mut self) -> Option<AmdEvent> {
+        tympan_amd::AmdDetector::poll_event(self)
+    }
+    fn finish(&mut self, now_ms: u64) {
+        tympan_amd::AmdDetector::finish(self, now_ms)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        tympan_amd::AmdDetector::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now_ms: u64) {
+        tympan_amd::AmdDetector::handle_timeout(self, now_ms)
+    }
 }

@@ -22,6 +22,8 @@ enum Command {
     /// Inspect and convert audio files.
     #[command(subcommand)]
     Audio(cmd::audio::AudioCmd),
+    /// Answering-machine and voicemail-beep detection on a recording; `amd eval` scores it.
+    Amd(cmd::amd::AmdArgs),
     /// Run the HTTP/websocket server (live answering-machine detection).
     Serve(cmd::serve::ServeArgs),
 }
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Audio(c) => cmd::audio::run(c),
+        Command::Amd(a) => cmd::amd::run(a),
         Command::Serve(a) => cmd::serve::run(a),
     };
     match result {

@@ -10,10 +10,15 @@
 //!   signed little-endian, IEEE float 32/64, µ-law (tag 7), A-law (tag 6), and the same inside
 //!   `WAVE_FORMAT_EXTENSIBLE`. Samples stored in wider containers (e.g. 24 valid bits in 32)
 //!   decode by container width.
-//! - `data` with size 0 or 0xFFFFFFFF (left by streaming writers that never patched the
+//! - `data` with size 0 or at least 0x7FFF0000 (left by streaming writers that never patched the
 //!   header) means "the rest of the input"; a trailing partial frame is then dropped. Any other
 //!   size is trusted: input ending before it is a truncation error; bytes after it are ignored;
 //!   a size that is not a whole number of frames decodes the whole frames only.
+
+/// `data` sizes from this value up are placeholders left by streaming writers (espeak-ng and
+/// sox write 0x7FFFF000 to a pipe, others 0xFFFFFFFF): the data runs to the end of the input.
+/// A real 16-bit mono file of that size would be 2 GiB, above [`super::MAX_INPUT_BYTES`].
+pub const STREAMING_PLACEHOLDER_MIN: u32 = 0x7FFF_0000;
 
 use crate::AudioError;
 
@@ -380,7 +385,8 @@ impl WavStreamDecoder {
         self.data_offset
     }
 
-    /// Declared data chunk size in bytes; `None` for "rest of the stream" (0 or 0xFFFFFFFF).
+    /// Declared data chunk size in bytes; `None` for "rest of the stream" (0, or a streaming
+    /// placeholder of at least [`STREAMING_PLACEHOLDER_MIN`]).
     pub fn declared_data_bytes(&self) -> Option<u64> {
         self.declared_data
     }
@@ -493,7 +499,7 @@ impl WavStreamDecoder {
                                 });
                             };
                             out = vec![Vec::new(); f.channels as usize];
-                            let remaining = if size == 0 || size == u32::MAX {
+                            let remaining = if size == 0 || size >= STREAMING_PLACEHOLDER_MIN {
                                 None
                             } else {
                                 Some(size as u64)

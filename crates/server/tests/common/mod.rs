@@ -216,7 +216,7 @@ impl TestServer {
     pub async fn start(config: ServerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(config, analyzer_factory());
+        let state = AppState::new(config, tympan_server::amd_factory());
         let s = state.clone();
         tokio::spawn(async move { tympan_server::serve(listener, s).await.unwrap() });
         TestServer { addr, state }

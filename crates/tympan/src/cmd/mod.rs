@@ -1,5 +1,6 @@
 //! One module per subcommand. Each parses its arguments, calls the cores and prints.
 
+pub mod amd;
 pub mod audio;
 pub mod serve;
 
