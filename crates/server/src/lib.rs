@@ -1,6 +1,6 @@
 //! Tympan's network shell for live answering-machine detection.
 //!
-//! Routes (see `ARCHITECTURE.md` and `crates/server/README.md`):
+//! Routes (details in `crates/server/README.md`):
 //! - `GET  /v1/media/vonage`  — Vonage `audio/l16` media websocket, one detector per call
 //! - `GET  /v1/media/twilio`  — Twilio Media Streams websocket (µ-law 8 kHz)
 //! - `GET  /v1/events`        — websocket of every AMD event, plus Vonage-sample `beep_detected`

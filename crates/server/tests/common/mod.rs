@@ -11,8 +11,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tympan_amd::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};
-use tympan_server::analyzer::CallAnalyzer;
 use tympan_server::config::ServerConfig;
 use tympan_server::AppState;
 
@@ -94,115 +92,6 @@ impl RecordingCallControl {
         })
         .await
         .expect("call-control request within the wait")
-    }
-}
-
-/// The detector the end-to-end tests run against.
-pub fn analyzer_factory() -> tympan_server::analyzer::AnalyzerFactory {
-    std::sync::Arc::new(|cfg: &tympan_amd::AmdConfig| {
-        Ok(Box::new(ToneBeepDouble::new(cfg.sample_rate)) as Box<dyn CallAnalyzer>)
-    })
-}
-
-/// Test double for the AMD detector until `tympan_amd::AmdDetector` is exported on main:
-/// reports a steady 1 kHz tone of at least 100 ms (Goertzel power over 20 ms blocks) as a beep
-/// when it ends, with a `machine_end_beep` result; `unknown` at finish otherwise.
-pub struct ToneBeepDouble {
-    rate: u32,
-    block: Vec<f32>,
-    t_ms: u64,
-    tone_start: Option<u64>,
-    events: std::collections::VecDeque<AmdEvent>,
-    done: bool,
-}
-
-impl ToneBeepDouble {
-    pub fn new(rate: u32) -> Self {
-        ToneBeepDouble {
-            rate,
-            block: Vec::new(),
-            t_ms: 0,
-            tone_start: None,
-            events: Default::default(),
-            done: false,
-        }
-    }
-
-    fn block_is_tone(&self) -> bool {
-        let n = self.block.len() as f64;
-        let w = 2.0 * std::f64::consts::PI * 1000.0 / self.rate as f64;
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        let mut energy = 0.0;
-        for &x in &self.block {
-            let s0 = x as f64 + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-            energy += (x as f64).powi(2);
-        }
-        let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-        // A pure tone puts n/2 * energy into its bin.
-        energy / n > 1e-4 && power > 0.8 * energy * n / 2.0
-    }
-
-    fn result(&mut self, answered_by: AnsweredBy, beep: Option<Beep>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.events.push_back(AmdEvent::Result {
-            at_ms: self.t_ms,
-            result: AmdResult {
-                answered_by,
-                decision_ms: self.t_ms,
-                first_decision_ms: self.t_ms,
-                machine_reason: beep.map(|_| MachineReason::Beep),
-                beep,
-                amd_status: if beep.is_some() {
-                    AsteriskStatus::Machine
-                } else {
-                    AsteriskStatus::Notsure
-                },
-                amd_cause: "TEST-DOUBLE".into(),
-            },
-        });
-    }
-}
-
-impl CallAnalyzer for ToneBeepDouble {
-    fn push(&mut self, samples: &[f32], _now_ms: u64) {
-        let len = (self.rate / 50) as usize;
-        for &x in samples {
-            self.block.push(x);
-            if self.block.len() == len {
-                let tone = self.block_is_tone();
-                self.block.clear();
-                let t0 = self.t_ms;
-                self.t_ms += 20;
-                match (tone, self.tone_start) {
-                    (true, None) => self.tone_start = Some(t0),
-                    (false, Some(start)) => {
-                        self.tone_start = None;
-                        if t0 - start >= 100 {
-                            let beep = Beep {
-                                start_ms: start,
-                                end_ms: t0,
-                                frequency_hz: 1000.0,
-                                level_db: -10.0,
-                            };
-                            self.events.push_back(AmdEvent::Beep { at_ms: t0, beep });
-                            self.result(AnsweredBy::MachineEndBeep, Some(beep));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    fn poll_event(&mut self) -> Option<AmdEvent> {
-        self.events.pop_front()
-    }
-    fn finish(&mut self, _now_ms: u64) {
-        self.result(AnsweredBy::Unknown, None);
     }
 }
 

@@ -173,7 +173,10 @@ fn run_detect(d: DetectArgs) -> anyhow::Result<()> {
         amd_status: result.amd_status,
         amd_cause: result.amd_cause.clone(),
         result,
-        events: events.into_iter().filter(|e| !matches!(e, AmdEvent::Result { .. })).collect(),
+        events: events
+            .into_iter()
+            .filter(|e| !matches!(e, AmdEvent::Result { .. }))
+            .collect(),
     };
     if d.json {
         super::print_json(&out)
@@ -209,7 +212,11 @@ fn draw(
     let mut start = 0;
     while start + n_fft <= samples.len() {
         ps.compute(&samples[start..start + n_fft], 2.0, &mut buf);
-        rows.push(buf.iter().map(|p| 10.0 * (p.max(1e-12)).log10()).collect::<Vec<f32>>());
+        rows.push(
+            buf.iter()
+                .map(|p| 10.0 * (p.max(1e-12)).log10())
+                .collect::<Vec<f32>>(),
+        );
         start += hop;
     }
     if rows.is_empty() {
@@ -235,7 +242,12 @@ fn draw(
         }
     }
     if let Some(s) = open {
-        segs.push(seg(s, samples.len() as u64 * 1000 / rate as u64, "speech", (60, 160, 255)));
+        segs.push(seg(
+            s,
+            samples.len() as u64 * 1000 / rate as u64,
+            "speech",
+            (60, 160, 255),
+        ));
     }
     segs.push(seg(
         result.decision_ms.saturating_sub(30),
@@ -249,7 +261,11 @@ fn draw(
         hop as f64 / rate as f64,
         rate as f64 / 2.0,
         &segs,
-        &format!("AMD: {} at {} ms", result.answered_by.as_str(), result.decision_ms),
+        &format!(
+            "AMD: {} at {} ms",
+            result.answered_by.as_str(),
+            result.decision_ms
+        ),
     )?;
     Ok(())
 }
@@ -285,7 +301,11 @@ fn spread(mut files: Vec<PathBuf>, n: usize) -> Vec<PathBuf> {
 fn load_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
     let a = decode::read_file(path)?;
     let mono = a.downmix();
-    Ok(if a.sample_rate == corpus::RATE { mono } else { resample(&mono, a.sample_rate, corpus::RATE)? })
+    Ok(if a.sample_rate == corpus::RATE {
+        mono
+    } else {
+        resample(&mono, a.sample_rate, corpus::RATE)?
+    })
 }
 
 /// Speak `text` with espeak-ng at 8 kHz; None when espeak-ng is not installed.
@@ -334,7 +354,10 @@ fn load_sources(data: &Path) -> anyhow::Result<Sources> {
     let mut yesno = Vec::new();
     list_files(&data.join("speech-commands-yesno"), "wav", &mut yesno)?;
     if libri.is_empty() || fsdd.is_empty() {
-        bail!("{}: no librispeech-dev FLAC or fsdd WAV files found", data.display());
+        bail!(
+            "{}: no librispeech-dev FLAC or fsdd WAV files found",
+            data.display()
+        );
     }
     let libri = spread(libri, 160);
     let fsdd = spread(fsdd, 200);
@@ -400,13 +423,26 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         for c in &cases {
             let audio = tympan_audio::Audio::mono(corpus::RATE, c.samples.clone());
-            let bytes = tympan_audio::wav_write::encode_wav(&audio, tympan_audio::wav_write::Codec::Pcm16);
+            let bytes =
+                tympan_audio::wav_write::encode_wav(&audio, tympan_audio::wav_write::Codec::Pcm16);
             std::fs::write(dir.join(format!("{}.wav", c.name)), bytes)?;
         }
     }
     let configs = [
-        ("enable", AmdConfig { mode: Mode::Enable, ..AmdConfig::default() }),
-        ("detect_message_end", AmdConfig { mode: Mode::DetectMessageEnd, ..AmdConfig::default() }),
+        (
+            "enable",
+            AmdConfig {
+                mode: Mode::Enable,
+                ..AmdConfig::default()
+            },
+        ),
+        (
+            "detect_message_end",
+            AmdConfig {
+                mode: Mode::DetectMessageEnd,
+                ..AmdConfig::default()
+            },
+        ),
     ];
     let mut reports = Vec::new();
     for (name, cfg) in &configs {
@@ -466,8 +502,16 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
                 f.decision_ms,
                 f.speech_end_ms,
                 f.beep_start_ms,
-                if f.beep_expected && !f.beep_found { " (beep missed)" } else { "" },
-                if f.false_beeps > 0 { " (false beep)" } else { "" }
+                if f.beep_expected && !f.beep_found {
+                    " (beep missed)"
+                } else {
+                    ""
+                },
+                if f.false_beeps > 0 {
+                    " (false beep)"
+                } else {
+                    ""
+                }
             );
         }
     }
