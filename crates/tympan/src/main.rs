@@ -30,6 +30,8 @@ enum Command {
     Dtmf(cmd::dtmf::DtmfArgs),
     /// Call-progress tones (dial, ringback, busy, reorder, SIT, fax) and beeps.
     Tones(cmd::tones::TonesArgs),
+    /// Run the HTTP/websocket server (live answering-machine detection).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Features(a) => cmd::features::run(a),
         Command::Dtmf(a) => cmd::dtmf::run(a),
         Command::Tones(a) => cmd::tones::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod audio;
 pub mod dtmf;
 pub mod features;
 mod mono;
+pub mod serve;
 pub mod tones;
 
 /// Print a value as pretty JSON on stdout.

@@ -1,0 +1,265 @@
+//! Server configuration: a TOML (or JSON, by file extension) file; every field has a default so
+//! `tympan serve` starts with no file at all.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"                 # the CLI's --listen wins over this
+//! public_base_url = "https://amd.example.com" # used in NCCO websocket URIs (https → wss)
+//! media_dir = "media"                       # root for per-call `play_wav` paths
+//! espeak = "espeak-ng"                      # TTS program for `say`
+//! max_calls_kept = 10000                    # in-memory call history (oldest dropped first)
+//!
+//! [amd]                                     # tympan_amd::AmdConfig defaults for every call
+//! mode = "detect_message_end"
+//! speech_threshold_ms = 2400
+//!
+//! [vonage]
+//! api_base = "https://api.nexmo.com"
+//! jwt = "eyJ..."                            # minted elsewhere; Tympan does not mint JWTs
+//!
+//! [twilio]
+//! api_base = "https://api.twilio.com"
+//! account_sid = "AC..."
+//! auth_token = "..."
+//!
+//! [on_beep]                                 # default action when a call sets none
+//! say = "Sorry we missed you."
+//! hangup = true
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tympan_amd::AmdConfig;
+
+/// Largest configuration file read, in bytes.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Default number of calls kept in memory for `GET /v1/calls/{id}`.
+pub const DEFAULT_MAX_CALLS_KEPT: usize = 10_000;
+
+/// Everything `tympan serve` can be told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (overridden by `--listen`).
+    pub listen: String,
+    /// Public base URL of this server as the telephony platform reaches it, e.g.
+    /// `https://amd.example.com`. Used to build NCCO websocket URIs; when absent the answer
+    /// webhook uses the request's `Host` header with `ws://`.
+    pub public_base_url: Option<String>,
+    /// Directory that per-call `play_wav` paths are relative to (absolute paths and `..` are
+    /// refused so a call cannot read arbitrary files).
+    pub media_dir: PathBuf,
+    /// The espeak-ng program used for `say`.
+    pub espeak: String,
+    /// How many calls `GET /v1/calls/{id}` remembers (oldest forgotten first).
+    pub max_calls_kept: usize,
+    /// Default AMD configuration; `sample_rate` is always taken from the stream.
+    pub amd: AmdConfig,
+    /// Vonage Voice API access for hang-up.
+    pub vonage: VonageConfig,
+    /// Twilio REST API access for hang-up.
+    pub twilio: TwilioConfig,
+    /// Default action on a beep for calls that set none.
+    pub on_beep: Option<BeepAction>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_base_url: None,
+            media_dir: PathBuf::from("media"),
+            espeak: "espeak-ng".into(),
+            max_calls_kept: DEFAULT_MAX_CALLS_KEPT,
+            amd: AmdConfig::default(),
+            vonage: VonageConfig::default(),
+            twilio: TwilioConfig::default(),
+            on_beep: None,
+        }
+    }
+}
+
+/// Vonage Voice API call control.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VonageConfig {
+    /// API base URL (tests point it at a local recorder).
+    pub api_base: String,
+    /// Bearer JWT for `PUT /v1/calls/{uuid}`; hang-up is skipped (and logged) without it.
+    pub jwt: Option<String>,
+}
+
+impl Default for VonageConfig {
+    fn default() -> Self {
+        VonageConfig {
+            api_base: "https://api.nexmo.com".into(),
+            jwt: None,
+        }
+    }
+}
+
+/// Twilio REST API call control.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// API base URL (tests point it at a local recorder).
+    pub api_base: String,
+    /// Account SID (basic-auth user); hang-up is skipped (and logged) without it.
+    pub account_sid: Option<String>,
+    /// Auth token (basic-auth password).
+    pub auth_token: Option<String>,
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            api_base: "https://api.twilio.com".into(),
+            account_sid: None,
+            auth_token: None,
+        }
+    }
+}
+
+/// What to do when a beep is heard: play a message into the call, then maybe hang up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BeepAction {
+    /// Text spoken with espeak-ng.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub say: Option<String>,
+    /// A 16-bit PCM WAV file under `media_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play_wav: Option<String>,
+    /// Hang up through the platform's call-control API once the message has played.
+    #[serde(default)]
+    pub hangup: bool,
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("{path}: {msg}")]
+    Parse { path: PathBuf, msg: String },
+    #[error("{path}: {source}")]
+    Amd {
+        path: PathBuf,
+        source: tympan_amd::ConfigError,
+    },
+}
+
+impl ServerConfig {
+    /// Read a `.json` file as JSON and anything else as TOML; the AMD part is validated.
+    pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
+        let io = |source| ConfigFileError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigFileError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let cfg = if is_json {
+            Self::from_json(&text)
+        } else {
+            Self::from_toml(&text)
+        }
+        .map_err(|msg| ConfigFileError::Parse {
+            path: path.to_owned(),
+            msg,
+        })?;
+        // Check the AMD defaults at both call rates, so a bad file fails at start-up.
+        for rate in [8000, 16000] {
+            let mut amd = cfg.amd.clone();
+            amd.sample_rate = rate;
+            if let Err(source) = amd.validate() {
+                // beep_max_hz may be legal only at 16 kHz; 8 kHz calls then fail per call.
+                if rate == 16000 || source.field != "beep_max_hz" {
+                    return Err(ConfigFileError::Amd {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parse TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Parse JSON text.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default() {
+        let c = ServerConfig::from_toml("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.max_calls_kept, DEFAULT_MAX_CALLS_KEPT);
+        assert_eq!(c.amd, AmdConfig::default());
+    }
+
+    #[test]
+    fn toml_and_json_agree() {
+        let t = ServerConfig::from_toml(
+            "public_base_url = \"https://x.test\"\n[amd]\nspeech_threshold_ms = 3000\n\
+             [vonage]\njwt = \"abc\"\n[on_beep]\nsay = \"hi\"\nhangup = true\n",
+        )
+        .unwrap();
+        let j = ServerConfig::from_json(
+            r#"{"public_base_url":"https://x.test","amd":{"speech_threshold_ms":3000},
+                "vonage":{"jwt":"abc"},"on_beep":{"say":"hi","hangup":true}}"#,
+        )
+        .unwrap();
+        for c in [&t, &j] {
+            assert_eq!(c.amd.speech_threshold_ms, 3000);
+            assert_eq!(c.amd.timeout_ms, AmdConfig::default().timeout_ms);
+            assert_eq!(c.vonage.jwt.as_deref(), Some("abc"));
+            assert_eq!(c.vonage.api_base, "https://api.nexmo.com");
+            assert_eq!(c.on_beep.as_ref().unwrap().say.as_deref(), Some("hi"));
+            assert!(c.on_beep.as_ref().unwrap().hangup);
+        }
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = ServerConfig::from_toml("listn = \"x\"").unwrap_err();
+        assert!(e.contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn bad_amd_value_in_file_is_refused_with_field() {
+        let dir = std::env::temp_dir().join(format!("tympan-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bad.toml");
+        std::fs::write(&p, "[amd]\nspeech_threshold_ms = 50\n").unwrap();
+        let e = ServerConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("speech_threshold_ms"), "{e}");
+        assert!(e.contains("bad.toml"), "{e}");
+        let p = dir.join("ok.json");
+        std::fs::write(&p, r#"{"max_calls_kept": 5}"#).unwrap();
+        assert_eq!(ServerConfig::load(&p).unwrap().max_calls_kept, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

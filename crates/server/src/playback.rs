@@ -1,0 +1,190 @@
+//! Audio played into a call on a beep: espeak-ng speech or a WAV file, at the call's rate.
+
+use crate::config::BeepAction;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// Longest `say` text accepted, in characters.
+pub const MAX_SAY_CHARS: usize = 1_000;
+/// Largest WAV (file or espeak-ng output) accepted, in bytes.
+pub const MAX_WAV_BYTES: usize = 20 << 20;
+/// Longest message played, in seconds (longer audio is cut).
+pub const MAX_MESSAGE_S: u32 = 60;
+/// How long espeak-ng may run.
+pub const ESPEAK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Check a per-call `play_wav` path: relative, inside `media_dir`, no `..`.
+pub fn media_path(media_dir: &Path, rel: &str) -> Result<PathBuf, String> {
+    let p = Path::new(rel);
+    if rel.is_empty() || p.is_absolute() {
+        return Err(format!(
+            "play_wav `{rel}` must be a relative path under media_dir"
+        ));
+    }
+    if p.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(format!("play_wav `{rel}` may not contain `..` or `.`"));
+    }
+    Ok(media_dir.join(p))
+}
+
+/// Check an action's fields without running anything (used when a call starts).
+pub fn check_action(a: &BeepAction, media_dir: &Path) -> Result<(), String> {
+    match (&a.say, &a.play_wav) {
+        (Some(_), Some(_)) => Err("on_beep: give `say` or `play_wav`, not both".into()),
+        (Some(s), None) if s.trim().is_empty() => Err("on_beep.say is empty".into()),
+        (Some(s), None) if s.chars().count() > MAX_SAY_CHARS => Err(format!(
+            "on_beep.say is longer than {MAX_SAY_CHARS} characters"
+        )),
+        (None, Some(p)) => media_path(media_dir, p).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Render the action's message as 16-bit mono PCM at `rate` (empty when it has none).
+pub async fn render(
+    a: &BeepAction,
+    rate: u32,
+    espeak: &str,
+    media_dir: &Path,
+) -> Result<Vec<i16>, String> {
+    let wav = if let Some(text) = &a.say {
+        let mut w = synthesize(espeak, text).await?;
+        clamp_wav_sizes(&mut w);
+        w
+    } else if let Some(rel) = &a.play_wav {
+        let path = media_path(media_dir, rel)?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if bytes.len() > MAX_WAV_BYTES {
+            return Err(format!(
+                "{}: larger than {MAX_WAV_BYTES} bytes",
+                path.display()
+            ));
+        }
+        bytes
+    } else {
+        return Ok(Vec::new());
+    };
+    let audio = tympan_audio::decode::decode_bytes(&wav).map_err(|e| format!("WAV: {e}"))?;
+    let mono = audio.downmix();
+    let mut out = tympan_audio::resample::resample(&mono, audio.sample_rate, rate)
+        .map_err(|e| format!("resampling: {e}"))?;
+    out.truncate((MAX_MESSAGE_S * rate) as usize);
+    Ok(out
+        .iter()
+        .map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect())
+}
+
+/// Run `espeak-ng --stdout TEXT` and return its WAV bytes.
+pub async fn synthesize(espeak: &str, text: &str) -> Result<Vec<u8>, String> {
+    let mut cmd = tokio::process::Command::new(espeak);
+    cmd.arg("--stdout")
+        .arg("--")
+        .arg(text)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(ESPEAK_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| format!("{espeak}: no answer within {ESPEAK_TIMEOUT:?}"))?
+        .map_err(|e| format!("{espeak}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{espeak}: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// `espeak-ng --stdout` cannot seek back, so it declares a huge `data` size (0x7FFFF000);
+/// rewrite the RIFF and `data` sizes to the bytes actually present.
+pub fn clamp_wav_sizes(w: &mut [u8]) {
+    if w.len() < 12 || &w[0..4] != b"RIFF" || &w[8..12] != b"WAVE" {
+        return;
+    }
+    let riff = (w.len() - 8) as u32;
+    w[4..8].copy_from_slice(&riff.to_le_bytes());
+    let mut pos = 12usize;
+    while pos + 8 <= w.len() {
+        let size = u32::from_le_bytes(w[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        let body = pos + 8;
+        if &w[pos..pos + 4] == b"data" {
+            let present = (w.len() - body) as u32;
+            if size > present as usize {
+                w[pos + 4..pos + 8].copy_from_slice(&present.to_le_bytes());
+            }
+            return;
+        }
+        pos = body.saturating_add(size).saturating_add(size & 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streaming_sizes_are_clamped() {
+        let mut w = b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\0\0\0".to_vec();
+        w.extend_from_slice(&[1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, 2, 0, 16, 0]);
+        w.extend_from_slice(b"data\x00\xf0\xff\x7f");
+        w.extend_from_slice(&[1, 0, 2, 0, 3, 0]);
+        clamp_wav_sizes(&mut w);
+        assert_eq!(&w[4..8], &(w.len() as u32 - 8).to_le_bytes());
+        assert_eq!(&w[40..44], &6u32.to_le_bytes());
+        let a = tympan_audio::decode::decode_bytes(&w).unwrap();
+        assert_eq!(a.frames(), 3);
+    }
+
+    #[test]
+    fn media_paths_stay_inside_media_dir() {
+        let d = Path::new("/srv/media");
+        assert_eq!(media_path(d, "a/b.wav").unwrap(), d.join("a/b.wav"));
+        assert!(media_path(d, "../etc/passwd").is_err());
+        assert!(media_path(d, "/etc/passwd").is_err());
+        assert!(media_path(d, "").is_err());
+    }
+
+    #[test]
+    fn action_checks() {
+        let d = Path::new("m");
+        let both = BeepAction {
+            say: Some("x".into()),
+            play_wav: Some("a.wav".into()),
+            hangup: false,
+        };
+        assert!(check_action(&both, d).unwrap_err().contains("not both"));
+        let long = BeepAction {
+            say: Some("a".repeat(MAX_SAY_CHARS + 1)),
+            ..Default::default()
+        };
+        assert!(check_action(&long, d).is_err());
+    }
+
+    #[tokio::test]
+    async fn espeak_renders_speech_at_call_rate() {
+        if std::process::Command::new("espeak-ng")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            if std::env::var_os("CI").is_some() {
+                panic!("espeak-ng missing under CI");
+            }
+            eprintln!("SKIP: espeak-ng not installed");
+            return;
+        }
+        let a = BeepAction {
+            say: Some("Hello there".into()),
+            ..Default::default()
+        };
+        let pcm = render(&a, 8000, "espeak-ng", Path::new(".")).await.unwrap();
+        // About a second of speech at 8 kHz, not silence.
+        assert!(pcm.len() > 4000 && pcm.len() < 40_000, "{}", pcm.len());
+        let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap();
+        assert!(peak > 3000, "peak {peak}");
+    }
+}
