@@ -151,7 +151,10 @@ pub fn render_beep(
 fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
     let lvl = range(rng, -20.0, -10.0) as f32;
     match kind {
-        "ringback" => synth::cadence(RATE, &[440.0, 480.0], lvl, 2000.0, 4000.0, 1),
+        "ringback" => {
+            // One ring and part of the pause after it, then the answer.
+            synth::cadence(RATE, &[440.0, 480.0], lvl, 2000.0, 1500.0, 1)
+        }
         "dial_tone" => synth::multi_tone(RATE, &[350.0, 440.0], 1500.0, lvl),
         "busy" => synth::cadence(RATE, &[480.0, 620.0], lvl, 500.0, 500.0, 3),
         "dtmf" => {

@@ -280,7 +280,10 @@ impl AmdDetector {
                 self.vad_speech = false;
                 self.mark(at_ms, u64::MAX, Some(false), false);
             }
-            Report::ProgressTone { start_ms, end_ms } => self.mark(start_ms, end_ms, None, true),
+            Report::ProgressTone { start_ms, end_ms } => {
+                self.mark(start_ms, end_ms, None, true);
+                self.rules.progress_tone_ended(end_ms);
+            }
             Report::Beep(beep) => {
                 self.mark(beep.start_ms, beep.end_ms, None, true);
                 if !self.beep_watch_active() && self.result.is_some() {

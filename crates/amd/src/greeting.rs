@@ -63,6 +63,9 @@ pub struct GreetingRules {
     cfg: AmdConfig,
     // Twilio state
     utter_start: Option<u64>,
+    /// Where the initial-silence clock starts: 0, or the end of the last call-progress tone
+    /// heard before any speech (ringback or a dial tone is not the callee being silent).
+    silence_origin: u64,
     last_speech_end: u64,
     // app_amd state
     voice_run_ms: u64,
@@ -79,6 +82,7 @@ impl GreetingRules {
         GreetingRules {
             cfg: cfg.clone(),
             utter_start: None,
+            silence_origin: 0,
             last_speech_end: 0,
             voice_run_ms: 0,
             silence_run_ms: 0,
@@ -86,6 +90,15 @@ impl GreetingRules {
             in_word: false,
             words: 0,
             heard_voice: false,
+        }
+    }
+
+    /// A call-progress tone (ringback, dial tone, busy) ended at `end_ms`: before any speech,
+    /// the initial-silence clocks restart there.
+    pub fn progress_tone_ended(&mut self, end_ms: u64) {
+        if self.utter_start.is_none() && !self.heard_voice {
+            self.silence_origin = self.silence_origin.max(end_ms);
+            self.silence_run_ms = 0;
         }
     }
 
@@ -117,9 +130,13 @@ impl GreetingRules {
                     cause: format!("HUMAN-{}-{silence}", self.last_speech_end - start),
                 });
             }
-        } else if t1 >= c.silence_timeout_ms as u64 {
+        } else if t1 >= self.silence_origin + c.silence_timeout_ms as u64 {
             return Some(Verdict::NoSpeech {
-                cause: format!("INITIALSILENCE-{t1}-{}", c.silence_timeout_ms),
+                cause: format!(
+                    "INITIALSILENCE-{}-{}",
+                    t1 - self.silence_origin,
+                    c.silence_timeout_ms
+                ),
             });
         }
         None

@@ -1,0 +1,225 @@
+//! The detector on calls the test builds itself: espeak-ng speech (skipped visibly without
+//! espeak-ng unless CI is set) and synthetic tones.
+
+use tympan_amd::corpus::{render_beep, BeepShape, RATE};
+use tympan_amd::{AmdConfig, AmdDetector, AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Mode};
+use tympan_audio::synth::{self, Prng};
+
+fn speak(text: &str) -> Option<Vec<f32>> {
+    match std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "--stdout", text])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let a = tympan_audio::decode::decode_bytes(&o.stdout).expect("espeak WAV");
+            Some(tympan_audio::resample::resample(&a.downmix(), a.sample_rate, RATE).unwrap())
+        }
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "espeak-ng is required under CI"
+            );
+            eprintln!("SKIP: espeak-ng not installed");
+            None
+        }
+    }
+}
+
+fn run(cfg: &AmdConfig, x: &[f32], chunk: usize) -> (AmdResult, Vec<AmdEvent>) {
+    let mut d = AmdDetector::new(cfg.clone()).unwrap();
+    let mut ev = Vec::new();
+    let mut now = 0;
+    for c in x.chunks(chunk) {
+        d.push(c, now);
+        now += (c.len() * 1000 / RATE as usize) as u64;
+        ev.extend(std::iter::from_fn(|| d.poll_event()));
+    }
+    d.finish(now);
+    ev.extend(std::iter::from_fn(|| d.poll_event()));
+    (d.result().cloned().unwrap(), ev)
+}
+
+fn sil(ms: f64) -> Vec<f32> {
+    synth::silence(RATE, ms)
+}
+
+fn greeting_with_beep() -> Option<(Vec<f32>, u64, u64)> {
+    let mut x = sil(500.0);
+    x.extend(speak(
+        "Hi, you have reached John Smith. I cannot take your call right now. Please leave a message after the tone.",
+    )?);
+    x.extend(sil(400.0));
+    let start = (x.len() * 1000 / RATE as usize) as u64;
+    x.extend(render_beep(
+        BeepShape::Pure,
+        1000.0,
+        600.0,
+        -12.0,
+        &mut Prng::new(1),
+    ));
+    let end = (x.len() * 1000 / RATE as usize) as u64;
+    x.extend(sil(3000.0));
+    Some((x, start, end))
+}
+
+#[test]
+fn voicemail_greeting_then_beep() {
+    let Some((x, start, end)) = greeting_with_beep() else {
+        return;
+    };
+    // enable: machine as soon as the greeting is long enough, beep still reported afterwards.
+    let (r, ev) = run(&AmdConfig::default(), &x, 160);
+    assert_eq!(r.answered_by, AnsweredBy::MachineStart, "{r:?}");
+    assert_eq!(r.amd_status, AsteriskStatus::Machine);
+    assert!(r.amd_cause.starts_with("LONGGREETING-"), "{}", r.amd_cause);
+    assert!(
+        r.decision_ms < start,
+        "decided at {} ms, before the beep at {start}",
+        r.decision_ms
+    );
+    let beeps: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            AmdEvent::Beep { at_ms, beep } => Some((*at_ms, *beep)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(beeps.len(), 1, "{ev:?}");
+    let (at, b) = beeps[0];
+    assert!((b.frequency_hz - 1000.0).abs() < 3.0, "{b:?}");
+    assert!(
+        b.start_ms.abs_diff(start) <= 30 && b.end_ms.abs_diff(end) <= 30,
+        "{b:?} vs {start}..{end}"
+    );
+    assert!(
+        at >= end && at <= end + 150,
+        "beep reported at {at}, ended {end}"
+    );
+
+    // detect_message_end: the answer waits for the beep.
+    let cfg = AmdConfig {
+        mode: Mode::DetectMessageEnd,
+        ..AmdConfig::default()
+    };
+    let (r, _) = run(&cfg, &x, 333);
+    assert_eq!(r.answered_by, AnsweredBy::MachineEndBeep, "{r:?}");
+    assert!(r.decision_ms >= end && r.decision_ms <= end + 150, "{r:?}");
+    assert!(r.first_decision_ms < start);
+    assert_eq!(r.beep.map(|b| b.frequency_hz.round()), Some(1000.0));
+}
+
+#[test]
+fn short_hello_then_silence_is_a_human() {
+    let Some(hello) = speak("Hello?") else { return };
+    let mut x = sil(700.0);
+    x.extend(&hello);
+    let end = (x.len() * 1000 / RATE as usize) as u64;
+    x.extend(sil(4000.0));
+    for mode in [Mode::Enable, Mode::DetectMessageEnd] {
+        let cfg = AmdConfig {
+            mode,
+            ..AmdConfig::default()
+        };
+        let (r, ev) = run(&cfg, &x, 160);
+        assert_eq!(r.answered_by, AnsweredBy::Human, "{r:?} {ev:?}");
+        assert_eq!(r.amd_status, AsteriskStatus::Human);
+        // Decided 1200 ms (speech-end threshold) after the word, plus the masking delay.
+        assert!(
+            r.decision_ms >= end + 900 && r.decision_ms <= end + 1700,
+            "{r:?}, end {end}"
+        );
+        assert!(!ev.iter().any(|e| matches!(e, AmdEvent::Beep { .. })));
+    }
+}
+
+#[test]
+fn hard_negatives_give_no_beep_and_a_human_after_them() {
+    let Some(hello) = speak("Hello, who is this?") else {
+        return;
+    };
+    let negatives: Vec<(&str, Vec<f32>)> = vec![
+        (
+            "ringback",
+            synth::cadence(RATE, &[440.0, 480.0], -14.0, 2000.0, 1500.0, 1),
+        ),
+        (
+            "dtmf",
+            synth::dtmf_sequence("159#0*", RATE, 100.0, 80.0, -12.0).unwrap(),
+        ),
+        (
+            "busy",
+            synth::cadence(RATE, &[480.0, 620.0], -14.0, 500.0, 500.0, 2),
+        ),
+    ];
+    for (name, neg) in negatives {
+        let mut x = sil(300.0);
+        x.extend(&neg);
+        x.extend(sil(400.0));
+        x.extend(&hello);
+        x.extend(sil(3500.0));
+        for v in x.iter_mut() {
+            *v = synth::mulaw_roundtrip(*v);
+        }
+        let (r, ev) = run(&AmdConfig::default(), &x, 160);
+        assert!(
+            !ev.iter().any(|e| matches!(e, AmdEvent::Beep { .. })),
+            "{name}: {ev:?}"
+        );
+        assert_eq!(r.answered_by, AnsweredBy::Human, "{name}: {r:?}");
+    }
+}
+
+#[test]
+fn events_do_not_depend_on_chunk_size() {
+    let Some((x, _, _)) = greeting_with_beep() else {
+        return;
+    };
+    let cfg = AmdConfig {
+        mode: Mode::DetectMessageEnd,
+        ..AmdConfig::default()
+    };
+    let (r1, e1) = run(&cfg, &x, 160);
+    let (r2, e2) = run(&cfg, &x, 37);
+    let (r3, e3) = run(&cfg, &x, 4000);
+    assert_eq!(r1, r2);
+    assert_eq!(r1, r3);
+    assert_eq!(e1, e2);
+    assert_eq!(e1, e3);
+}
+
+#[test]
+fn silence_only_is_no_speech_and_fax_tone_is_fax() {
+    let (r, ev) = run(
+        &AmdConfig::default(),
+        &synth::white_noise(RATE, 8000.0, -60.0, 3),
+        160,
+    );
+    assert_eq!(r.answered_by, AnsweredBy::Unknown);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, AmdEvent::NoSpeech { at_ms: 5000 })),
+        "{ev:?}"
+    );
+    let mut ced = sil(300.0);
+    ced.extend(synth::sine(RATE, 2100.0, 3000.0, -12.0));
+    let (r, _) = run(&AmdConfig::default(), &ced, 160);
+    assert_eq!(r.answered_by, AnsweredBy::Fax, "{r:?}");
+}
+
+#[test]
+fn bad_config_names_the_field() {
+    let e = AmdDetector::new(AmdConfig {
+        speech_threshold_ms: 100,
+        ..AmdConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert_eq!(e.field, "speech_threshold_ms");
+    let e = AmdDetector::new(AmdConfig {
+        sample_rate: 44100,
+        ..AmdConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert_eq!(e.field, "sample_rate");
+}
