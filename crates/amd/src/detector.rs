@@ -385,7 +385,13 @@ impl AmdDetector {
         match self.phase.clone() {
             Phase::Deciding => {
                 if let Some(v) = self.rules.step(f.t0, FRAME_MS, speech) {
-                    self.on_verdict(v, t1);
+                    // Silence-based verdicts wait while a possible beep is sounding: the rules
+                    // give them again on the next frame, and a beep overrides them.
+                    let silence_based =
+                        matches!(v, Verdict::Human { .. } | Verdict::NoSpeech { .. });
+                    if !(silence_based && self.frontend.beep_in_progress()) {
+                        self.on_verdict(v, t1);
+                    }
                 }
             }
             Phase::AwaitingEnd {
@@ -407,7 +413,7 @@ impl AmdDetector {
                     .cfg
                     .greeting_completion_ms
                     .max(self.cfg.speech_end_threshold_ms);
-                if silence >= wait as u64 {
+                if silence >= wait as u64 && !self.frontend.beep_in_progress() {
                     self.set_result(
                         AnsweredBy::MachineEndSilence,
                         t1,

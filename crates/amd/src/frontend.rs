@@ -87,25 +87,31 @@ impl Frontend {
                 });
             }
         }
-        for e in self.beep.push(frame) {
-            out.push(Report::Beep(beep_of(&e)));
-        }
         if self.progress_on {
             for e in self.progress.push(frame) {
                 out.push(progress_report(&e));
             }
         }
+        for e in self.beep.push(frame) {
+            out.push(Report::Beep(beep_of(&e)));
+        }
+    }
+
+    /// True while the beep detector follows a tone that may still become a beep.
+    pub fn beep_in_progress(&self) -> bool {
+        self.beep.tone_since_ms().is_some()
     }
 
     /// End of stream: tones still sounding are closed.
+    /// Call-progress tones go first, so a fax tone still sounding is a fax, not a beep.
     pub fn flush(&mut self, out: &mut Vec<Report>) {
-        for e in self.beep.flush() {
-            out.push(Report::Beep(beep_of(&e)));
-        }
         if self.progress_on {
             for e in self.progress.flush() {
                 out.push(progress_report(&e));
             }
+        }
+        for e in self.beep.flush() {
+            out.push(Report::Beep(beep_of(&e)));
         }
     }
 }

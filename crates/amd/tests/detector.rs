@@ -203,6 +203,13 @@ fn silence_only_is_no_speech_and_fax_tone_is_fax() {
     let mut ced = sil(300.0);
     ced.extend(synth::sine(RATE, 2100.0, 3000.0, -12.0));
     let (r, _) = run(&AmdConfig::default(), &ced, 160);
+    assert_eq!(
+        r.answered_by,
+        AnsweredBy::Fax,
+        "tone to the end of the stream: {r:?}"
+    );
+    ced.extend(sil(1000.0));
+    let (r, _) = run(&AmdConfig::default(), &ced, 160);
     assert_eq!(r.answered_by, AnsweredBy::Fax, "{r:?}");
 }
 

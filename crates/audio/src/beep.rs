@@ -251,6 +251,14 @@ impl BeepDetector {
         out
     }
 
+    /// Start (ms) of a tonal run still in progress that may yet be reported as a beep, so a
+    /// caller can hold back decisions that a beep would change.
+    pub fn tone_since_ms(&self) -> Option<f64> {
+        self.run
+            .as_ref()
+            .map(|r| r.start_sample as f64 * 1000.0 / self.fs as f64)
+    }
+
     /// End of stream: report a run still in progress.
     pub fn flush(&mut self) -> Vec<BeepEvent> {
         let mut out = Vec::new();
