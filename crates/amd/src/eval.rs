@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::corpus::{Case, Truth};
-use crate::{AmdConfig, AmdDetector, AmdEvent, AnsweredBy, Mode};
+use crate::{AmdConfig, AmdDetector, AmdEvent, AmdResult, AnsweredBy, Mode};
 
 /// A beep counts as found when a reported beep overlaps the true one and is reported no later
 /// than this after the true beep ends.
@@ -67,28 +67,34 @@ fn correct(mode: Mode, case: &Case, got: AnsweredBy) -> bool {
     }
 }
 
+/// Run a whole recording through a fresh detector in chunks of `chunk` samples, as a live
+/// stream would arrive, to its end: the final result and every event (the `Result` event
+/// included).
+pub fn detect(cfg: &AmdConfig, samples: &[f32], chunk: usize) -> (AmdResult, Vec<AmdEvent>) {
+    let mut det = AmdDetector::new(cfg.clone()).expect("valid config");
+    let mut events = Vec::new();
+    let mut now = 0;
+    for c in samples.chunks(chunk.max(1)) {
+        det.push(c, now);
+        now += c.len() as u64 * 1000 / cfg.sample_rate as u64;
+        events.extend(std::iter::from_fn(|| det.poll_event()));
+    }
+    det.finish(now);
+    events.extend(std::iter::from_fn(|| det.poll_event()));
+    let result = det.result().cloned().expect("finish always gives a result");
+    (result, events)
+}
+
 /// Run one call through a fresh detector, in 20 ms chunks, to its end.
 pub fn run_case(cfg: &AmdConfig, case: &Case) -> CaseOutcome {
-    let mut det = AmdDetector::new(cfg.clone()).expect("valid config");
-    let mut beeps = Vec::new();
-    let chunk = (cfg.sample_rate / 50) as usize;
-    let mut t = 0;
-    for c in case.samples.chunks(chunk) {
-        det.push(c, t);
-        t += 20;
-        while let Some(e) = det.poll_event() {
-            if let AmdEvent::Beep { at_ms, beep } = e {
-                beeps.push((at_ms, beep));
-            }
-        }
-    }
-    det.finish(t);
-    while let Some(e) = det.poll_event() {
-        if let AmdEvent::Beep { at_ms, beep } = e {
-            beeps.push((at_ms, beep));
-        }
-    }
-    let result = det.result().cloned().expect("finish always gives a result");
+    let (result, events) = detect(cfg, &case.samples, (cfg.sample_rate / 50) as usize);
+    let beeps: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            AmdEvent::Beep { at_ms, beep } => Some((at_ms, beep)),
+            _ => None,
+        })
+        .collect();
     let mut found = false;
     let mut latency = None;
     let mut false_beeps = 0;

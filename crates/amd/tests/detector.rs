@@ -26,17 +26,7 @@ fn speak(text: &str) -> Option<Vec<f32>> {
 }
 
 fn run(cfg: &AmdConfig, x: &[f32], chunk: usize) -> (AmdResult, Vec<AmdEvent>) {
-    let mut d = AmdDetector::new(cfg.clone()).unwrap();
-    let mut ev = Vec::new();
-    let mut now = 0;
-    for c in x.chunks(chunk) {
-        d.push(c, now);
-        now += (c.len() * 1000 / RATE as usize) as u64;
-        ev.extend(std::iter::from_fn(|| d.poll_event()));
-    }
-    d.finish(now);
-    ev.extend(std::iter::from_fn(|| d.poll_event()));
-    (d.result().cloned().unwrap(), ev)
+    tympan_amd::eval::detect(cfg, x, chunk)
 }
 
 fn sil(ms: f64) -> Vec<f32> {

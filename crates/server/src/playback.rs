@@ -48,9 +48,9 @@ pub async fn render(
     media_dir: &Path,
 ) -> Result<Vec<i16>, String> {
     let wav = if let Some(text) = &a.say {
-        let mut w = synthesize(espeak, text).await?;
-        clamp_wav_sizes(&mut w);
-        w
+        // espeak-ng writes to a pipe with a placeholder `data` size; the decoder reads such
+        // a chunk to the end of the input.
+        synthesize(espeak, text).await?
     } else if let Some(rel) = &a.play_wav {
         let path = media_path(media_dir, rel)?;
         let bytes = tokio::fs::read(&path)
@@ -73,7 +73,7 @@ pub async fn render(
     out.truncate((MAX_MESSAGE_S * rate) as usize);
     Ok(out
         .iter()
-        .map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .map(|&x| tympan_audio::pcm::f32_to_i16(x))
         .collect())
 }
 
@@ -99,45 +99,9 @@ pub async fn synthesize(espeak: &str, text: &str) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-/// `espeak-ng --stdout` cannot seek back, so it declares a huge `data` size (0x7FFFF000);
-/// rewrite the RIFF and `data` sizes to the bytes actually present.
-pub fn clamp_wav_sizes(w: &mut [u8]) {
-    if w.len() < 12 || &w[0..4] != b"RIFF" || &w[8..12] != b"WAVE" {
-        return;
-    }
-    let riff = (w.len() - 8) as u32;
-    w[4..8].copy_from_slice(&riff.to_le_bytes());
-    let mut pos = 12usize;
-    while pos + 8 <= w.len() {
-        let size = u32::from_le_bytes(w[pos + 4..pos + 8].try_into().unwrap()) as usize;
-        let body = pos + 8;
-        if &w[pos..pos + 4] == b"data" {
-            let present = (w.len() - body) as u32;
-            if size > present as usize {
-                w[pos + 4..pos + 8].copy_from_slice(&present.to_le_bytes());
-            }
-            return;
-        }
-        pos = body.saturating_add(size).saturating_add(size & 1);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn streaming_sizes_are_clamped() {
-        let mut w = b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\0\0\0".to_vec();
-        w.extend_from_slice(&[1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, 2, 0, 16, 0]);
-        w.extend_from_slice(b"data\x00\xf0\xff\x7f");
-        w.extend_from_slice(&[1, 0, 2, 0, 3, 0]);
-        clamp_wav_sizes(&mut w);
-        assert_eq!(&w[4..8], &(w.len() as u32 - 8).to_le_bytes());
-        assert_eq!(&w[40..44], &6u32.to_le_bytes());
-        let a = tympan_audio::decode::decode_bytes(&w).unwrap();
-        assert_eq!(a.frames(), 3);
-    }
 
     #[test]
     fn media_paths_stay_inside_media_dir() {

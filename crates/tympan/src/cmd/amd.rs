@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use tympan_amd::corpus::{self, Sources};
 use tympan_amd::eval;
-use tympan_amd::{AmdConfig, AmdDetector, AmdEvent, AmdResult, Beep, Mode, Strategy};
+use tympan_amd::{AmdConfig, AmdEvent, AmdResult, Beep, Mode, Strategy};
 use tympan_audio::decode;
 use tympan_audio::resample::resample;
 
@@ -137,30 +137,13 @@ struct DetectOutput {
     events: Vec<AmdEvent>,
 }
 
-/// Feed a whole recording through a detector in 20 ms chunks, as a live call would.
-pub fn detect_samples(cfg: &AmdConfig, samples: &[f32]) -> (AmdResult, Vec<AmdEvent>) {
-    let mut det = AmdDetector::new(cfg.clone()).expect("validated config");
-    let chunk = (cfg.sample_rate / 50) as usize;
-    let mut events = Vec::new();
-    let mut now = 0;
-    for c in samples.chunks(chunk) {
-        det.push(c, now);
-        now += 20;
-        events.extend(std::iter::from_fn(|| det.poll_event()));
-    }
-    det.finish(now);
-    events.extend(std::iter::from_fn(|| det.poll_event()));
-    let result = det.result().cloned().expect("finish gives a result");
-    (result, events)
-}
-
 fn run_detect(d: DetectArgs) -> anyhow::Result<()> {
     let Some(path) = d.file.clone() else {
         bail!("no FILE given (usage: tympan amd FILE [--mode ...] [--json] [--plot out.png])");
     };
     let (rate, samples) = load_call_audio(&path)?;
     let cfg = load_config(&d, rate)?;
-    let (result, events) = detect_samples(&cfg, &samples);
+    let (result, events) = eval::detect(&cfg, &samples, (rate / 50) as usize);
     if let Some(plot) = &d.plot {
         draw(plot, rate, &samples, &events, &result)
             .with_context(|| format!("drawing {}", plot.display()))?;
