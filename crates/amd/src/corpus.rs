@@ -68,6 +68,41 @@ pub struct Case {
     pub condition: Condition,
     /// End of the greeting or of the last human phrase, ms.
     pub speech_end_ms: u64,
+    /// Where each sound of the call lies: `(start_ms, end_ms, kind)` with kind `speech`, `beep`,
+    /// `tone` (ringback, dial tone, busy, DTMF) or `music`; silence elsewhere.
+    pub segments: Vec<(u64, u64, &'static str)>,
+}
+
+/// Share of a clip one kind must cover for [`Case::clip_label`] to name it.
+pub const CLIP_LABEL_MIN_SHARE: f64 = 0.8;
+
+impl Case {
+    /// Ground-truth label of the audio from `start_ms` to `end_ms` (a VAD clip): the kind
+    /// covering at least [`CLIP_LABEL_MIN_SHARE`] of it, `other` when no sound of the call
+    /// touches it (noise), and `None` when it straddles kinds.
+    pub fn clip_label(&self, start_ms: u64, end_ms: u64) -> Option<&'static str> {
+        let len = end_ms.saturating_sub(start_ms).max(1) as f64;
+        let mut touched = false;
+        let mut by_kind: Vec<(&'static str, u64)> = Vec::new();
+        for &(s, e, kind) in &self.segments {
+            let overlap = e.min(end_ms).saturating_sub(s.max(start_ms));
+            if overlap == 0 {
+                continue;
+            }
+            touched = true;
+            match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, o)) => *o += overlap,
+                None => by_kind.push((kind, overlap)),
+            }
+        }
+        if !touched {
+            return Some("other");
+        }
+        by_kind
+            .into_iter()
+            .find(|(_, o)| *o as f64 >= CLIP_LABEL_MIN_SHARE * len)
+            .map(|(k, _)| k)
+    }
 }
 
 /// Source speech, 8 kHz mono floats.
@@ -205,9 +240,11 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
         let mut x = synth::silence(RATE, range(&mut rng, 200.0, 1000.0));
         let level = range(&mut rng, -22.0, -12.0) as f32;
         let (truth, beep, neg, speech_end_ms);
+        let mut segments = Vec::new();
         if roll < 0.55 {
             truth = Truth::Machine;
             neg = None;
+            let greeting_start = ms_of(x.len());
             if rng.uniform() < 0.6 {
                 x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.long), level));
             } else {
@@ -219,6 +256,7 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
                 }
             }
             speech_end_ms = ms_of(x.len());
+            segments.push((greeting_start, speech_end_ms, "speech"));
             x.extend(synth::silence(RATE, range(&mut rng, 150.0, 900.0)));
             if rng.uniform() < 0.8 {
                 let shape = *pick(
@@ -249,6 +287,7 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
                     level_dbm0: lvl,
                     shape,
                 });
+                segments.push((start, ms_of(x.len()), "beep"));
             } else {
                 beep = None;
             }
@@ -262,15 +301,26 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
                 None
             };
             if let Some(kind) = neg {
+                let start = ms_of(x.len());
                 x.extend(negative(kind, &mut rng));
+                let k = if kind == "hold_music" {
+                    "music"
+                } else {
+                    "tone"
+                };
+                segments.push((start, ms_of(x.len()), k));
                 x.extend(synth::silence(RATE, range(&mut rng, 200.0, 600.0)));
             }
+            let start = ms_of(x.len());
             x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.short), level));
             let mut end = ms_of(x.len());
+            segments.push((start, end, "speech"));
             x.extend(synth::silence(RATE, range(&mut rng, 2600.0, 4000.0)));
             if rng.uniform() < 0.4 {
+                let start = ms_of(x.len());
                 x.extend(set_level(pick::<Vec<f32>>(&mut rng, &sources.short), level));
                 end = ms_of(x.len());
+                segments.push((start, end, "speech"));
             }
             speech_end_ms = end;
             x.extend(synth::silence(RATE, 3000.0));
@@ -316,7 +366,96 @@ pub fn build(sources: &Sources, n: usize, seed: u64) -> Vec<Case> {
             negative: neg,
             condition,
             speech_end_ms,
+            segments,
         });
     }
     cases
+}
+
+/// The call cut into clips by the advisor's VAD cutter ([`crate::clips`], seed rules), each with
+/// its ground-truth label ([`Case::clip_label`]; `None` when it straddles kinds).
+pub fn cut_clips(case: &Case) -> Vec<(Option<&'static str>, crate::clips::Clip)> {
+    let mut cutter = crate::clips::ClipCutter::new(RATE, crate::clips::ClipRules::default())
+        .expect("8 kHz with the default rules is valid");
+    cutter.push(&case.samples);
+    cutter.finish();
+    cutter
+        .take()
+        .into_iter()
+        .map(|c| (case.clip_label(c.start_ms, c.end_ms), c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> Sources {
+        // Speech stand-ins: noise bursts of two lengths (the corpus only needs samples).
+        Sources {
+            long: vec![synth::white_noise(RATE, 4000.0, -20.0, 1)],
+            short: vec![synth::white_noise(RATE, 600.0, -20.0, 2)],
+        }
+    }
+
+    #[test]
+    fn segments_follow_the_call_and_label_clips() {
+        let cases = build(&sources(), 40, 5);
+        let again = build(&sources(), 40, 5);
+        for (c, d) in cases.iter().zip(&again) {
+            assert_eq!(c.samples, d.samples, "{}: seeded build must repeat", c.name);
+            assert!(
+                c.segments.windows(2).all(|w| w[0].1 <= w[1].0),
+                "{}",
+                c.name
+            );
+            let last_speech = c.segments.iter().filter(|s| s.2 == "speech").map(|s| s.1);
+            assert_eq!(last_speech.max(), Some(c.speech_end_ms), "{}", c.name);
+            if let Some(b) = c.beep {
+                assert!(c.segments.contains(&(b.start_ms, b.end_ms, "beep")));
+                assert_eq!(c.clip_label(b.start_ms + 10, b.end_ms - 10), Some("beep"));
+            }
+            if c.negative.is_some() {
+                assert!(c.segments[0].2 == "tone" || c.segments[0].2 == "music");
+            }
+            assert_eq!(c.clip_label(0, 100), Some("other"), "{}: lead-in", c.name);
+        }
+        // A clip half over the greeting and half over the beep straddles: no label.
+        let m = cases
+            .iter()
+            .find(|c| c.beep.is_some())
+            .expect("a machine with a beep");
+        let b = m.beep.unwrap();
+        let mid = b.start_ms;
+        assert_eq!(m.clip_label(mid - 200, mid + 200), None);
+    }
+
+    #[test]
+    fn cut_clips_finds_beeps_the_seed_rules_can_see() {
+        // The seed's rules drop clips under 200 ms and join sounds less than 300 ms apart, so
+        // only beeps of 200 ms and more, 300 ms or more after the greeting, get a clip.
+        let cases = build(&sources(), 60, 9);
+        let mut visible = 0;
+        for c in &cases {
+            let Some(b) = c.beep else { continue };
+            if b.end_ms - b.start_ms < 220 || b.start_ms - c.speech_end_ms < 320 {
+                continue;
+            }
+            visible += 1;
+            let clips = cut_clips(c);
+            let found = clips
+                .iter()
+                .any(|(l, k)| *l == Some("beep") && k.start_ms.abs_diff(b.start_ms) <= 30);
+            assert!(
+                found,
+                "{}: {:?}",
+                c.name,
+                clips
+                    .iter()
+                    .map(|(l, k)| (*l, k.start_ms, k.end_ms))
+                    .collect::<Vec<_>>()
+            );
+        }
+        assert!(visible >= 8, "only {visible} visible beeps");
+    }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use crate::advisor::Advisor;
 use crate::config::{AmdConfig, ConfigError, Mode};
 use crate::events::{AmdEvent, AmdResult, AnsweredBy, AsteriskStatus, Beep, MachineReason};
 use crate::frontend::{Frontend, Report};
@@ -63,6 +64,8 @@ pub struct AmdDetector {
     vad_speech: bool,
     /// Reused buffer for front-end reports.
     reports: Vec<Report>,
+    /// Optional learned second opinion (advice events only).
+    advisor: Option<Advisor>,
 }
 
 impl AmdDetector {
@@ -88,8 +91,15 @@ impl AmdDetector {
             beep_for_result: None,
             vad_speech: false,
             reports: Vec::new(),
+            advisor: None,
             cfg,
         })
+    }
+
+    /// Adds the learned second opinion: from now on every VAD clip is classified and reported
+    /// as an [`AmdEvent::Clip`]. The advisor must be built for the configured sample rate.
+    pub fn set_advisor(&mut self, advisor: Advisor) {
+        self.advisor = Some(advisor);
     }
 
     /// The configuration in force.
@@ -116,6 +126,21 @@ impl AmdDetector {
                 self.pending = frame;
                 self.pending.clear();
             }
+        }
+        if let Some(a) = &mut self.advisor {
+            a.push(samples);
+            self.drain_advice();
+        }
+    }
+
+    fn drain_advice(&mut self) {
+        if let Some(a) = &mut self.advisor {
+            let at_ms = self.t;
+            self.events.extend(
+                a.take()
+                    .into_iter()
+                    .map(|clip| AmdEvent::Clip { at_ms, clip }),
+            );
         }
     }
 
@@ -167,6 +192,10 @@ impl AmdDetector {
     pub fn finish(&mut self, _now_ms: u64) {
         if self.finished {
             return;
+        }
+        if let Some(a) = &mut self.advisor {
+            a.finish();
+            self.drain_advice();
         }
         // Tones still sounding, then the frames still queued.
         let mut reports = std::mem::take(&mut self.reports);

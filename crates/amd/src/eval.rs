@@ -71,7 +71,21 @@ fn correct(mode: Mode, case: &Case, got: AnsweredBy) -> bool {
 /// stream would arrive, to its end: the final result and every event (the `Result` event
 /// included).
 pub fn detect(cfg: &AmdConfig, samples: &[f32], chunk: usize) -> (AmdResult, Vec<AmdEvent>) {
+    detect_with_advisor(cfg, None, samples, chunk)
+}
+
+/// [`detect`] with the learned second opinion attached (its advice comes out as
+/// [`AmdEvent::Clip`] events).
+pub fn detect_with_advisor(
+    cfg: &AmdConfig,
+    advisor: Option<crate::advisor::Advisor>,
+    samples: &[f32],
+    chunk: usize,
+) -> (AmdResult, Vec<AmdEvent>) {
     let mut det = AmdDetector::new(cfg.clone()).expect("valid config");
+    if let Some(a) = advisor {
+        det.set_advisor(a);
+    }
     let mut events = Vec::new();
     let mut now = 0;
     for c in samples.chunks(chunk.max(1)) {
@@ -185,4 +199,75 @@ pub fn summarise(mode: Mode, outcomes: &[CaseOutcome]) -> Report {
     r.decision_ms_median_human = median(dh);
     r.decision_ms_median_machine = median(dm);
     r
+}
+
+/// How the learned second opinion did on the clips of evaluation calls.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdviceReport {
+    /// Clips the advisor classified.
+    pub clips: usize,
+    /// Clips scored: those whose ground truth is one of the model's labels.
+    pub scored: usize,
+    /// Clips that straddle two kinds of sound (no single truth).
+    pub straddling: usize,
+    /// Clips whose truth is not among the model's labels, by truth label.
+    pub unknown_truth: Vec<(String, usize)>,
+    /// Metrics over the scored clips (labels are the model's).
+    pub metrics: tympan_ml::Metrics,
+}
+
+/// Runs the advisor of `model` over each call (8 kHz, as streamed) and scores its clip labels
+/// against the calls' ground truth ([`crate::corpus::Case::clip_label`]).
+pub fn advice_report(
+    model: &std::sync::Arc<tympan_ml::Model>,
+    cases: &[Case],
+) -> Result<AdviceReport, String> {
+    let names = &model.card.label_names;
+    let (mut truth, mut pred) = (Vec::new(), Vec::new());
+    let (mut clips, mut straddling) = (0, 0);
+    let mut unknown: Vec<(String, usize)> = Vec::new();
+    for case in cases {
+        let mut a = crate::advisor::Advisor::new(model.clone(), crate::corpus::RATE)
+            .map_err(|e| e.to_string())?;
+        for chunk in case.samples.chunks(160) {
+            a.push(chunk);
+        }
+        a.finish();
+        for adv in a.take() {
+            clips += 1;
+            let Some(t) = case.clip_label(adv.start_ms, adv.end_ms) else {
+                straddling += 1;
+                continue;
+            };
+            match names.iter().position(|n| n == t) {
+                Some(ti) => {
+                    truth.push(ti);
+                    let pi = names
+                        .iter()
+                        .position(|n| *n == adv.label)
+                        .expect("advice labels come from the model");
+                    pred.push(pi);
+                }
+                None => match unknown.iter_mut().find(|(n, _)| n == t) {
+                    Some((_, c)) => *c += 1,
+                    None => unknown.push((t.to_string(), 1)),
+                },
+            }
+        }
+    }
+    if truth.is_empty() {
+        return Err(format!(
+            "no clip of the {} calls has a truth among the model's labels {names:?}",
+            cases.len()
+        ));
+    }
+    let metrics =
+        tympan_ml::Metrics::compute(&truth, &pred, names, None).map_err(|e| e.to_string())?;
+    Ok(AdviceReport {
+        clips,
+        scored: truth.len(),
+        straddling,
+        unknown_truth: unknown,
+        metrics,
+    })
 }

@@ -105,6 +105,12 @@ pub enum AmdEvent {
     DecisionTimeout {
         at_ms: u64,
     },
+    /// Advice of the learned second opinion on one VAD clip (only with a model; see
+    /// [`crate::advisor`]). Never changes the result.
+    Clip {
+        at_ms: u64,
+        clip: crate::advisor::ClipAdvice,
+    },
     /// The final result is known (`AmdResult`); it is emitted once.
     Result {
         at_ms: u64,
@@ -126,6 +132,7 @@ impl AmdEvent {
             | AmdEvent::Fax { at_ms, .. }
             | AmdEvent::Sit { at_ms, .. }
             | AmdEvent::DecisionTimeout { at_ms }
+            | AmdEvent::Clip { at_ms, .. }
             | AmdEvent::Result { at_ms, .. } => *at_ms,
         }
     }

@@ -4,6 +4,8 @@
 //! Times in events are milliseconds of audio since the start of the stream, so a recorded call
 //! replays to the same events whatever the chunk sizes.
 
+pub mod advisor;
+pub mod clips;
 pub mod config;
 pub mod corpus;
 mod detector;

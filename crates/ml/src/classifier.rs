@@ -351,6 +351,17 @@ fn fit_binary_svm(
         message: e.to_string(),
     };
     let idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == a || y[i] == b).collect();
+    // smartcore 0.7's SMO copies only the first `n_rows` values of each row (`take(n)` with n
+    // the number of rows), so with fewer rows than features the support vectors come back
+    // cut short. Repeating every row `rep` times avoids that; dividing C by `rep` keeps the
+    // optimum (the hinge terms of a repeated row add up to `rep` times one row's).
+    let n_features = x.first().map_or(0, |r| r.len());
+    let rep = n_features.div_ceil(idx.len().max(1)).max(1);
+    let c = c / rep as f64;
+    let idx: Vec<usize> = idx
+        .iter()
+        .flat_map(|&i| std::iter::repeat_n(i, rep))
+        .collect();
     let rows: Vec<Vec<f64>> = idx.iter().map(|&i| x[i].clone()).collect();
     // -1 for class a, +1 for class b.
     let labels: Vec<i32> = idx
@@ -860,6 +871,32 @@ mod tests {
             y.push(c);
         }
         (x, y)
+    }
+
+    /// Fewer rows than features (smartcore 0.7 cuts such support vectors short): the SVM still
+    /// fits whole support vectors and separates the classes.
+    #[test]
+    fn svm_with_more_features_than_rows() {
+        let mut rng = SplitMix64::new(9);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..8 {
+            let c = i % 2;
+            let row: Vec<f64> = (0..30)
+                .map(|j| if j < 5 { 3.0 * c as f64 } else { 0.0 } + 0.3 * rng.normal())
+                .collect();
+            x.push(row);
+            y.push(c);
+        }
+        let clf = ClassifierConfig::svm_rbf(1).fit(&x, &y, 2).unwrap();
+        assert_eq!(clf.predict(&x).unwrap(), y);
+        let probe: Vec<Vec<f64>> = (0..2)
+            .map(|c| {
+                (0..30)
+                    .map(|j| if j < 5 { 3.0 * c as f64 } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(clf.predict(&probe).unwrap(), vec![0, 1]);
     }
 
     /// Our inference on the extracted weights agrees with smartcore's own `predict`.

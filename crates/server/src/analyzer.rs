@@ -1,7 +1,9 @@
 //! The per-call detector as the shell sees it, and the factory that makes one per call.
 
 use std::sync::Arc;
+use tympan_amd::advisor::Advisor;
 use tympan_amd::{AmdConfig, AmdEvent, ConfigError};
+use tympan_ml::Model;
 
 /// A streaming call analyser: mono f32 PCM in, timestamped AMD events out.
 /// `now_ms` is the shell's clock (ms since the call started) when the samples arrived; event
@@ -27,8 +29,23 @@ pub type AnalyzerFactory =
 
 /// The production factory: one `tympan_amd::AmdDetector` per call.
 pub fn amd_factory() -> AnalyzerFactory {
-    Arc::new(|cfg: &AmdConfig| {
-        Ok(Box::new(tympan_amd::AmdDetector::new(cfg.clone())?) as Box<dyn CallAnalyzer>)
+    amd_factory_with_model(None)
+}
+
+/// One `tympan_amd::AmdDetector` per call, with the learned second opinion of `model` (from
+/// `tympan amd train`, shared by all calls) attached when given: every VAD clip of the call is
+/// then reported as a `clip` event.
+pub fn amd_factory_with_model(model: Option<Arc<Model>>) -> AnalyzerFactory {
+    Arc::new(move |cfg: &AmdConfig| {
+        let mut det = tympan_amd::AmdDetector::new(cfg.clone())?;
+        if let Some(m) = &model {
+            let advisor = Advisor::new(m.clone(), cfg.sample_rate).map_err(|e| ConfigError {
+                field: "amd_model",
+                why: e.to_string(),
+            })?;
+            det.set_advisor(advisor);
+        }
+        Ok(Box::new(det) as Box<dyn CallAnalyzer>)
     })
 }
 

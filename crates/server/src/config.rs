@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub max_calls_kept: usize,
     /// Default AMD configuration; `sample_rate` is always taken from the stream.
     pub amd: AmdConfig,
+    /// Model file from `tympan amd train`. When set, every call also classifies its VAD clips
+    /// and reports them as `clip` events (advice only; the result stays the detector's).
+    pub amd_model: Option<PathBuf>,
     /// Vonage Voice API access for hang-up.
     pub vonage: VonageConfig,
     /// Twilio REST API access for hang-up.
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             espeak: "espeak-ng".into(),
             max_calls_kept: DEFAULT_MAX_CALLS_KEPT,
             amd: AmdConfig::default(),
+            amd_model: None,
             vonage: VonageConfig::default(),
             twilio: TwilioConfig::default(),
             on_beep: None,

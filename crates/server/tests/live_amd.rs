@@ -466,3 +466,66 @@ async fn healthz_and_unknown_call() {
     let r = reqwest::get(server.http("/v1/calls/nope")).await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// A clip model trained here: 1 kHz-ish tones are `beep`, pieces of the synthetic greeting
+/// (and louder / quieter copies) are `speech`.
+fn clip_model() -> std::sync::Arc<tympan_ml::Model> {
+    use tympan_amd::clips::{ClipFeatures, FeatureSet};
+    let set = FeatureSet::MfccMeanStdDuration;
+    let mut f = ClipFeatures::new(set);
+    let (mut rows, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..16 {
+        let freq = 600.0 + 100.0 * i as f32;
+        let ms = 300.0 + 60.0 * i as f64;
+        let mut tone = tympan_audio::synth::sine(8000, freq, ms, -12.0 + 0.5 * i as f32);
+        // Real lines are never digitally silent around a tone.
+        let hiss = tympan_audio::synth::white_noise(8000, ms, -60.0, i as u64 + 1);
+        tone.iter_mut().zip(hiss).for_each(|(t, n)| *t += n);
+        rows.push(f.row(&tone, 8000).unwrap());
+        labels.push(0);
+    }
+    let call = greeting_then_beep(8000);
+    for i in 0..16 {
+        let start = 8 * (300 + 100 * i);
+        let len = 8 * (600 + 60 * i);
+        let gain = 0.5 + 0.1 * i as f32;
+        let piece: Vec<f32> = call[start..start + len].iter().map(|v| v * gain).collect();
+        rows.push(f.row(&piece, 8000).unwrap());
+        labels.push(1);
+    }
+    let data = tympan_ml::Dataset::new(rows, labels, vec!["beep".into(), "speech".into()]).unwrap();
+    let opts = tympan_ml::TrainOptions::new(tympan_ml::ClassifierConfig::logistic_regression());
+    std::sync::Arc::new(tympan_ml::Model::train(&data, &opts, set.id()).unwrap())
+}
+
+#[tokio::test]
+async fn clip_advice_comes_out_as_events_and_leaves_the_result_alone() {
+    let factory = tympan_server::analyzer::amd_factory_with_model(Some(clip_model()));
+    let server = TestServer::start_with(ServerConfig::default(), factory).await;
+    let mut events = server.ws("/v1/events").await;
+    let mut media = server.ws("/v1/media/vonage").await;
+    let header = json!({"content-type": "audio/l16;rate=16000", "uuid": "advised",
+                        "amd": {"mode": "detect_message_end"}});
+    media
+        .send(Message::Text(header.to_string().into()))
+        .await
+        .unwrap();
+    let pcm = le_bytes(&to_i16(&greeting_then_beep(16000)));
+    send_l16(&mut media, &pcm, 640, false).await;
+    media.close(None).await.unwrap();
+    let msgs = tokio::time::timeout(WAIT, events_until_end(&mut events, "advised"))
+        .await
+        .expect("events within the wait");
+    let result = assert_beep_dropin_result(&msgs, "advised");
+    assert_eq!(result["answered_by"], "machine_end_beep", "{result}");
+    let clips: Vec<&Value> = msgs.iter().filter(|m| m["type"] == "clip").collect();
+    assert_eq!(clips.len(), 2, "{clips:?}");
+    assert_eq!(clips[0]["clip"]["label"], "speech", "{:?}", clips[0]);
+    assert_eq!(clips[1]["clip"]["label"], "beep", "{:?}", clips[1]);
+    let start = clips[1]["clip"]["start_ms"].as_u64().unwrap();
+    assert!(
+        start.abs_diff(BEEP_START_MS) <= 30,
+        "beep clip starts at {start}"
+    );
+    assert_eq!(clips[1]["call_id"], "advised");
+}

@@ -103,9 +103,16 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: ServerConfig) -> Self {
+        Self::start_with(config, tympan_server::amd_factory()).await
+    }
+
+    pub async fn start_with(
+        config: ServerConfig,
+        factory: tympan_server::analyzer::AnalyzerFactory,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(config, tympan_server::amd_factory());
+        let state = AppState::new(config, factory);
         let s = state.clone();
         tokio::spawn(async move { tympan_server::serve(listener, s).await.unwrap() });
         TestServer { addr, state }

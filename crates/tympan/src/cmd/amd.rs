@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
+use tympan_amd::advisor::Advisor;
 use tympan_amd::corpus::{self, Sources};
 use tympan_amd::eval;
 use tympan_amd::{AmdConfig, AmdEvent, AmdResult, Beep, Mode, Strategy};
@@ -25,6 +26,12 @@ pub struct AmdArgs {
 pub enum AmdSub {
     /// Build labelled calls from real recordings (../shared/data) and score the detector.
     Eval(EvalArgs),
+    /// Cut labelled VAD clips (speech, beep, tone, music, other) from built calls, as WAV files
+    /// in one subfolder per label: training data for `tympan amd train`.
+    Clips(super::amd_train::ClipsArgs),
+    /// Train the learned second opinion on a folder of labelled clips (subfolders = labels):
+    /// 5-fold cross-validation, confusion matrix image, model file.
+    Train(super::amd_train::TrainArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,6 +66,10 @@ pub struct DetectArgs {
     /// Draw the spectrogram with speech, beep and decision marked (PNG, or SVG by extension).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Model from `tympan amd train`: every VAD clip is also classified and reported as a
+    /// `clip` event (advice only; the decision stays with the detector).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -80,11 +91,17 @@ pub struct EvalArgs {
     /// Write the generated calls as WAV files into this folder (for listening).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Also score the learned second opinion of this model (from `tympan amd train`) on the
+    /// clips of the calls.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 pub fn run(args: AmdArgs) -> anyhow::Result<()> {
     match args.command {
         Some(AmdSub::Eval(e)) => run_eval(e),
+        Some(AmdSub::Clips(c)) => super::amd_train::run_clips(c),
+        Some(AmdSub::Train(t)) => super::amd_train::run_train(t),
         None => run_detect(args.detect),
     }
 }
@@ -143,7 +160,14 @@ fn run_detect(d: DetectArgs) -> anyhow::Result<()> {
     };
     let (rate, samples) = load_call_audio(&path)?;
     let cfg = load_config(&d, rate)?;
-    let (result, events) = eval::detect(&cfg, &samples, (rate / 50) as usize);
+    let advisor = match &d.model {
+        Some(p) => {
+            let model = super::amd_train::load_model(p)?;
+            Some(Advisor::new(model, rate).with_context(|| format!("{}", p.display()))?)
+        }
+        None => None,
+    };
+    let (result, events) = eval::detect_with_advisor(&cfg, advisor, &samples, (rate / 50) as usize);
     if let Some(plot) = &d.plot {
         draw(plot, rate, &samples, &events, &result)
             .with_context(|| format!("drawing {}", plot.display()))?;
@@ -328,7 +352,7 @@ const HELLOS: [&str; 8] = [
     "Good morning.",
 ];
 
-fn load_sources(data: &Path) -> anyhow::Result<Sources> {
+pub(crate) fn load_sources(data: &Path) -> anyhow::Result<Sources> {
     use indicatif::{ProgressBar, ProgressStyle};
     let mut libri = Vec::new();
     list_files(&data.join("librispeech-dev"), "flac", &mut libri)?;
@@ -396,6 +420,7 @@ struct EvalOutput {
     calls: usize,
     seed: u64,
     reports: Vec<eval::Report>,
+    advice: Option<eval::AdviceReport>,
 }
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
@@ -448,11 +473,23 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
         }
         reports.push(r);
     }
+    let advice = match &a.model {
+        Some(p) => {
+            let model = super::amd_train::load_model(p)?;
+            eprintln!(
+                "scoring the advice of {} on the clips of the calls",
+                p.display()
+            );
+            Some(eval::advice_report(&model, &cases).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        None => None,
+    };
     let out = EvalOutput {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         calls: cases.len(),
         seed: a.seed,
         reports,
+        advice,
     };
     if a.json {
         return super::print_json(&out);
@@ -497,6 +534,20 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
                 }
             );
         }
+    }
+    if let Some(adv) = &out.advice {
+        let m = &adv.metrics;
+        println!(
+            "advice (learned second opinion) on {} clips: accuracy {:.1}%, macro F1 {:.3} over {} scored clips; {} straddle two kinds; truth outside the model's labels: {:?}",
+            adv.clips,
+            100.0 * m.accuracy,
+            m.macro_f1,
+            adv.scored,
+            adv.straddling,
+            adv.unknown_truth
+        );
+        let names: Vec<String> = m.per_class.iter().map(|c| c.label.clone()).collect();
+        super::amd_train::print_confusion(&names, &m.confusion);
     }
     Ok(())
 }

@@ -30,6 +30,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    let model = match &config.amd_model {
+        Some(p) => {
+            let m = super::amd_train::load_model(p)?;
+            tracing::info!(model = %p.display(), classifier = m.card.classifier.kind(),
+                labels = ?m.card.label_names, "clip advice on");
+            Some(m)
+        }
+        None => None,
+    };
+    let factory = tympan_server::analyzer::amd_factory_with_model(model);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,7 +49,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         tracing::info!(addr = %listener.local_addr()?, "tympan serve listening");
-        let state = tympan_server::AppState::new(config, tympan_server::amd_factory());
+        let state = tympan_server::AppState::new(config, factory);
         tokio::select! {
             r = tympan_server::serve(listener, state) => r.context("server")?,
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
