@@ -16,6 +16,7 @@
 //! Pure: samples in, clips out; no clock, no I/O.
 
 use tympan_audio::features::{MfccParams, OnlineMfcc};
+use tympan_audio::pcm::Framer;
 use tympan_audio::vad::{Vad, VadConfig};
 use tympan_audio::{resample, AudioError};
 
@@ -74,7 +75,7 @@ pub struct ClipCutter {
     rules: ClipRules,
     vad: Vad,
     frame_len: usize,
-    pending: Vec<f32>,
+    framer: Framer,
     /// Frames seen so far.
     frames: u64,
     /// Level floor, dBm0 (None before the first frame).
@@ -118,7 +119,7 @@ impl ClipCutter {
             rules,
             vad,
             frame_len,
-            pending: Vec::with_capacity(frame_len),
+            framer: Framer::new(frame_len),
             frames: 0,
             floor: None,
             open: None,
@@ -129,18 +130,9 @@ impl ClipCutter {
 
     /// Feed samples (any chunk size). Finished clips are collected by [`ClipCutter::take`].
     pub fn push(&mut self, samples: &[f32]) {
-        let mut rest = samples;
-        while !rest.is_empty() {
-            let take = (self.frame_len - self.pending.len()).min(rest.len());
-            self.pending.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if self.pending.len() == self.frame_len {
-                let frame = std::mem::take(&mut self.pending);
-                self.on_frame(&frame);
-                self.pending = frame;
-                self.pending.clear();
-            }
-        }
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.push(samples, |frame| self.on_frame(frame));
+        self.framer = framer;
     }
 
     fn on_frame(&mut self, frame: &[f32]) {

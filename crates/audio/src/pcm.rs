@@ -48,6 +48,56 @@ impl Audio {
     }
 }
 
+/// Cuts a stream that arrives in chunks of any size into frames of a fixed length (the
+/// remainder waits for the next chunk). Whole frames inside a chunk are handed out without
+/// copying.
+#[derive(Debug, Clone, Default)]
+pub struct Framer {
+    len: usize,
+    buf: Vec<f32>,
+}
+
+impl Framer {
+    /// Frames of `len` samples (at least 1).
+    pub fn new(len: usize) -> Self {
+        let len = len.max(1);
+        Framer {
+            len,
+            buf: Vec::with_capacity(len),
+        }
+    }
+
+    /// Frame length in samples.
+    pub fn frame_len(&self) -> usize {
+        self.len
+    }
+
+    /// Samples waiting for the rest of their frame.
+    pub fn pending(&self) -> &[f32] {
+        &self.buf
+    }
+
+    /// Feed samples; `on_frame` gets every frame completed by them, in order.
+    pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        let mut rest = samples;
+        if !self.buf.is_empty() {
+            let take = (self.len - self.buf.len()).min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() < self.len {
+                return;
+            }
+            on_frame(&self.buf);
+            self.buf.clear();
+        }
+        let mut frames = rest.chunks_exact(self.len);
+        for f in &mut frames {
+            on_frame(f);
+        }
+        self.buf.extend_from_slice(frames.remainder());
+    }
+}
+
 /// Convert a float sample in [-1, 1] to int16 with rounding and saturation.
 pub fn f32_to_i16(x: f32) -> i16 {
     let v = (x * 32768.0).round();
@@ -112,6 +162,23 @@ impl AudioError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn framer_gives_the_same_frames_whatever_the_chunks() {
+        let x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let expect: Vec<Vec<f32>> = x.chunks_exact(80).map(|c| c.to_vec()).collect();
+        for chunk in [1, 7, 79, 80, 81, 160, 333, 1000] {
+            let mut f = Framer::new(80);
+            let mut got = Vec::new();
+            for c in x.chunks(chunk) {
+                f.push(c, |fr| got.push(fr.to_vec()));
+            }
+            assert_eq!(got, expect, "chunk {chunk}");
+            assert_eq!(f.pending(), &x[960..], "chunk {chunk}");
+        }
+        assert_eq!(Framer::new(0).frame_len(), 1);
+    }
+
     use super::*;
     use std::error::Error;
 
