@@ -25,6 +25,8 @@ pub struct AmdArgs {
 pub enum AmdSub {
     /// Build labelled calls from real recordings (../shared/data) and score the detector.
     Eval(EvalArgs),
+    /// Detector throughput over a folder of WAVs (audio-seconds per CPU-second, one thread).
+    Bench(super::amd_bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,6 +87,7 @@ pub struct EvalArgs {
 pub fn run(args: AmdArgs) -> anyhow::Result<()> {
     match args.command {
         Some(AmdSub::Eval(e)) => run_eval(e),
+        Some(AmdSub::Bench(b)) => super::amd_bench::run(b),
         None => run_detect(args.detect),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each parses its arguments, calls the cores and prints.
 
 pub mod amd;
+pub mod amd_bench;
 pub mod audio;
 pub mod dtmf;
 pub mod features;
