@@ -32,6 +32,8 @@ pub enum AmdSub {
     /// Train the learned second opinion on a folder of labelled clips (subfolders = labels):
     /// 5-fold cross-validation, confusion matrix image, model file.
     Train(super::amd_train::TrainArgs),
+    /// Detector throughput over a folder of WAVs (audio-seconds per CPU-second, one thread).
+    Bench(super::amd_bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -102,6 +104,7 @@ pub fn run(args: AmdArgs) -> anyhow::Result<()> {
         Some(AmdSub::Eval(e)) => run_eval(e),
         Some(AmdSub::Clips(c)) => super::amd_train::run_clips(c),
         Some(AmdSub::Train(t)) => super::amd_train::run_train(t),
+        Some(AmdSub::Bench(b)) => super::amd_bench::run(b),
         None => run_detect(args.detect),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod amd;
 pub mod amd_train;
+pub mod amd_bench;
 pub mod audio;
 pub mod dtmf;
 pub mod features;
