@@ -36,6 +36,27 @@ pub fn call() -> Vec<f32> {
     x
 }
 
+/// A harder 30 s call for the beep watch: the same start, but speech-like bursts go on for the
+/// whole call (a greeting or message that never pauses long), so few frames are quiet.
+pub fn loud_call() -> Vec<f32> {
+    let mut x = call();
+    let start = RATE as usize * 7;
+    let mut tail = Vec::new();
+    let mut i = 0;
+    while tail.len() < x.len() - start {
+        let mut w = synth::white_noise(RATE, 350.0, -18.0, 200 + i);
+        for (k, v) in w.iter_mut().enumerate() {
+            *v *= 0.6 + 0.4 * (k as f32 * 0.01).sin();
+        }
+        tail.extend(w);
+        tail.extend(synth::white_noise(RATE, 150.0, -40.0, 300 + i));
+        i += 1;
+    }
+    let n = x.len() - start;
+    x[start..].copy_from_slice(&tail[..n]);
+    x
+}
+
 /// `detect_message_end` with the beep watch on for the whole call.
 pub fn bench_config() -> AmdConfig {
     AmdConfig {
