@@ -130,8 +130,14 @@ impl Envelope {
         let mut rest = xs;
         while !rest.is_empty() {
             let take = (self.sub - self.acc_n).min(rest.len());
+            // four squares at a time, added in sample order as `push` does
             let mut acc = self.acc;
-            for &x in &rest[..take] {
+            let mut quads = rest[..take].chunks_exact(4);
+            for q in &mut quads {
+                let sq = [q[0], q[1], q[2], q[3]].map(|x| (x as f64) * (x as f64));
+                acc = acc + sq[0] + sq[1] + sq[2] + sq[3];
+            }
+            for &x in quads.remainder() {
                 acc += (x as f64) * (x as f64);
             }
             self.acc = acc;
