@@ -20,6 +20,12 @@
 //! - the newest 16 ms still carry the tone's energy (so the end is seen one hop after it
 //!   happens instead of one window later).
 //!
+//! **Cost:** before the FFT, two energy tests that are *necessary* conditions of the above
+//! (see `precheck_bounds`) reject frames too quiet to hold a tone at `min_level_dbm0` and full
+//! frames whose newest 16 ms are too quiet for any accepted tone; such frames skip the FFT.
+//! They never reject a frame the full test would accept, so results are unchanged; silence and
+//! line noise (most of a call once a greeting is over) then cost a few operations per sample.
+//!
 //! The frequency is the peak bin refined by parabolic interpolation of the log power spectrum
 //! (error well under 1 Hz for a clean tone). Consecutive tonal frames whose frequency stays
 //! within `max_freq_dev` (relative, with a 0.8 Hz floor) of the segment's mean form a *segment*;
@@ -40,7 +46,7 @@ use std::sync::Arc;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use crate::goertzel::{check_sample_rate, clean, Envelope};
-use crate::synth::amplitude_to_dbm0;
+use crate::synth::{amplitude_to_dbm0, FULL_SCALE_SINE_DBM0};
 use crate::AudioError;
 
 /// Frames (16 ms hops) a segment needs to count in a run.
@@ -60,6 +66,13 @@ pub const HARMONIC_FLOOR_DB: f32 = -20.0;
 /// The harmonics-to-fundamental ratio must stay within this many dB of its value in the
 /// segment's first frame (a beep's timbre is fixed, a vowel's moves).
 pub const HARMONIC_STEADY_DB: f32 = 4.0;
+
+/// Once the window is full, the newest hop's mean square must be at least this share of the
+/// tone's (the tone is still sounding).
+pub const RECENT_MIN_RATIO: f64 = 0.3;
+/// Slack (power ratio, −3 dB) applied to the energy bounds that let a frame skip the FFT, so
+/// that rounding can never make them reject a frame the full analysis would accept.
+const PRECHECK_SLACK: f64 = 0.5;
 
 /// Supported sample rates, Hz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8000..=48_000;
@@ -151,11 +164,21 @@ pub struct BeepDetector {
     window: Vec<f32>,
     win_pow: f64,
     fft: Arc<dyn RealToComplex<f32>>,
+    /// The newest `n` samples as of the last hop, oldest first (zeros before the stream start).
     buf: Vec<f32>,
+    /// Samples received since the last hop (fewer than `hop`), already cleaned.
+    pending: Vec<f32>,
     filled: usize,
-    pos: usize,
-    since_hop: usize,
     samples: u64,
+    /// Σx² of each of the `n / hop` hops in `buf`, oldest first.
+    hop_energy: Vec<f64>,
+    /// Below this Σx² over the window, no frame can reach `min_level_dbm0` (see `analyze`).
+    min_window_energy: f64,
+    /// The same bound on the Hann-windowed Σ(w·x)².
+    min_windowed_energy: f64,
+    /// Below this mean square in the newest hop, a full window fails the "tone still sounding"
+    /// test whatever its spectrum.
+    min_recent_ms: f64,
     frame_idx: u64,
     scratch_in: Vec<f32>,
     scratch_out: Vec<realfft::num_complex::Complex<f32>>,
@@ -165,6 +188,12 @@ pub struct BeepDetector {
     cur: Option<Seg>,
     run: Option<RunState>,
     gap_frames: u64,
+    /// Every frame's analysis result, in order (tests compare with and without the pre-check).
+    #[cfg(test)]
+    trace: Vec<Option<(f64, f32, f32, f32)>>,
+    /// Frames rejected by the energy pre-check.
+    #[cfg(test)]
+    skipped: usize,
 }
 
 impl std::fmt::Debug for BeepDetector {
@@ -205,6 +234,8 @@ impl BeepDetector {
         let scratch_out = fft.make_output_vec();
         let scratch = fft.make_scratch_vec();
         let sub = (sample_rate / 500) as usize;
+        let (min_window_energy, min_windowed_energy, min_recent_ms) =
+            precheck_bounds(&config, sample_rate, n, win_pow);
         let hop_ms = hop as f64 * 1000.0 / sample_rate as f64;
         Ok(BeepDetector {
             fs: sample_rate,
@@ -216,10 +247,13 @@ impl BeepDetector {
             win_pow,
             fft,
             buf: vec![0.0; n],
+            pending: Vec::with_capacity(hop),
             filled: 0,
-            pos: 0,
-            since_hop: 0,
             samples: 0,
+            hop_energy: vec![0.0; n / hop],
+            min_window_energy,
+            min_windowed_energy,
+            min_recent_ms,
             frame_idx: 0,
             scratch_in,
             scratch_out,
@@ -228,23 +262,27 @@ impl BeepDetector {
             env: Envelope::new(sub, (2 * n) / sub + 8),
             cur: None,
             run: None,
+            #[cfg(test)]
+            trace: Vec::new(),
+            #[cfg(test)]
+            skipped: 0,
         })
     }
 
     /// Feed samples (any chunk size; non-finite samples count as 0). Returns beeps that ended.
     pub fn push(&mut self, samples: &[f32]) -> Vec<BeepEvent> {
         let mut out = Vec::new();
-        for &x in samples {
-            let x = clean(x);
-            self.env.push(x);
-            self.samples += 1;
-            // ring buffer: `pos` is the next write index (the oldest sample once full)
-            self.buf[self.pos] = x;
-            self.pos = (self.pos + 1) % self.n;
-            self.filled = (self.filled + 1).min(self.n);
-            self.since_hop += 1;
-            if self.since_hop == self.hop && self.filled >= self.hop {
-                self.since_hop = 0;
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.hop - self.pending.len()).min(rest.len());
+            let from = self.pending.len();
+            self.pending.extend(rest[..take].iter().map(|&x| clean(x)));
+            self.env.push_slice(&self.pending[from..]);
+            self.samples += take as u64;
+            self.filled = (self.filled + take).min(self.n);
+            rest = &rest[take..];
+            if self.pending.len() == self.hop {
+                self.shift_in_hop();
                 self.frame(&mut out);
             }
         }
@@ -269,18 +307,16 @@ impl BeepDetector {
         out
     }
 
-    /// Sample `i` (0 = oldest) of the newest `n`-sample window; zeros before the stream start.
-    fn chrono(&self, i: usize) -> f32 {
-        let n = self.n;
-        if self.filled < n {
-            if i >= n - self.filled {
-                self.buf[i - (n - self.filled)]
-            } else {
-                0.0
-            }
-        } else {
-            self.buf[(self.pos + i) % n]
-        }
+    /// Move the completed hop in `pending` to the end of the window `buf`.
+    fn shift_in_hop(&mut self) {
+        let (n, hop) = (self.n, self.hop);
+        self.buf.copy_within(hop.., 0);
+        self.buf[n - hop..].copy_from_slice(&self.pending);
+        // The same sum, in the same order, as the "tone still sounding" test always used.
+        let e: f64 = self.pending.iter().map(|&x| (x as f64).powi(2)).sum();
+        self.hop_energy.rotate_left(1);
+        *self.hop_energy.last_mut().expect("n / hop >= 1") = e;
+        self.pending.clear();
     }
 
     fn ms(&self, s: u64) -> f64 {
@@ -292,8 +328,38 @@ impl BeepDetector {
         let n = self.n;
         // Before the buffer is full, the window's tail holds the samples so far (zeros ahead).
         let valid = self.filled;
-        for i in 0..n {
-            self.scratch_in[i] = self.chrono(i) * self.window[i];
+        let newest = *self.hop_energy.last().expect("n / hop >= 1");
+        let recent_ms = newest / self.hop as f64;
+        // Cheap necessary conditions first (see `precheck_bounds`): a frame too quiet to reach
+        // the minimum level, or whose newest hop is too quiet for any accepted tone, is not
+        // tonal, so the FFT is skipped. They reject only frames the full test rejects.
+        if (valid >= n && recent_ms < self.min_recent_ms)
+            || self.hop_energy.iter().sum::<f64>() < self.min_window_energy
+        {
+            #[cfg(test)]
+            {
+                self.skipped += 1;
+            }
+            return None;
+        }
+        // Σ(w·x)² in eight f32 lanes (vectorised; its rounding is far inside the slack).
+        for ((o, &x), &w) in self.scratch_in.iter_mut().zip(&self.buf).zip(&self.window) {
+            *o = x * w;
+        }
+        let mut lanes = [0.0f32; 8];
+        for c in self.scratch_in.chunks_exact(8) {
+            let c: &[f32; 8] = c.try_into().expect("chunks of 8");
+            for j in 0..8 {
+                lanes[j] += c[j] * c[j];
+            }
+        }
+        let windowed: f64 = lanes.iter().map(|&l| l as f64).sum();
+        if windowed < self.min_windowed_energy {
+            #[cfg(test)]
+            {
+                self.skipped += 1;
+            }
+            return None;
         }
         self.fft
             .process_with_scratch(
@@ -302,8 +368,11 @@ impl BeepDetector {
                 &mut self.scratch,
             )
             .ok()?;
-        for (p, c) in self.power.iter_mut().zip(&self.scratch_out) {
-            *p = (c.re as f64) * (c.re as f64) + (c.im as f64) * (c.im as f64);
+        let bins = self.power.len().min(self.scratch_out.len());
+        let (power, spec) = (&mut self.power[..bins], &self.scratch_out[..bins]);
+        for k in 0..bins {
+            let (re, im) = (spec[k].re as f64, spec[k].im as f64);
+            power[k] = re * re + im * im;
         }
         let bin_hz = self.fs as f64 / n as f64;
         let k_lo_total = (100.0 / bin_hz).ceil() as usize;
@@ -318,9 +387,11 @@ impl BeepDetector {
         // be a local maximum (a voice whose pitch is below the band is not a beep).
         let k_start = k_lo_total.max(1);
         let mut kp = k_start;
-        for k in k_start..=k1 {
-            if self.power[k] > self.power[kp] {
+        let mut best = self.power[k_start];
+        for (k, &v) in self.power[..=k1].iter().enumerate().skip(k_start) {
+            if v > best {
                 kp = k;
+                best = v;
             }
         }
         if kp < k0 || self.power[kp] < self.power[kp - 1] || self.power[kp] < self.power[kp + 1] {
@@ -378,11 +449,7 @@ impl BeepDetector {
             return None;
         }
         let tone_ms = (amp * amp / 2.0) as f32;
-        let recent_ms = (n - self.hop..n)
-            .map(|i| (self.chrono(i) as f64).powi(2))
-            .sum::<f64>()
-            / self.hop as f64;
-        if valid >= n && recent_ms < 0.3 * tone_ms as f64 {
+        if valid >= n && recent_ms < RECENT_MIN_RATIO * tone_ms as f64 {
             return None;
         }
         let harm_db =
@@ -411,6 +478,8 @@ impl BeepDetector {
         self.frame_idx += 1;
         let end_sample = self.samples;
         let res = self.analyze();
+        #[cfg(test)]
+        self.trace.push(res);
         match res {
             Some((f, level, tone_ms, harm_db)) => {
                 let fill = self.n / self.hop;
@@ -511,6 +580,28 @@ impl BeepDetector {
     }
 }
 
+/// Energy floors below which a frame cannot be tonal, for a detector with FFT size `n` and
+/// window power `win_pow = Σw²`: (window Σx², windowed Σ(w·x)², newest hop's mean square).
+///
+/// A tonal frame has a fundamental of level ≥ `min_level_dbm0`, i.e. peak amplitude
+/// `a ≥ a_min` with `a² = 4·F / (n·Σw²)`, where `F` is the power in the three bins around the
+/// peak. By Parseval `Σ_k |X_k|² = n·Σ(w·x)²` over all `n` bins, and each of those three bins
+/// also appears mirrored (at `n − k`) unless the highest is the Nyquist bin, so
+/// `F ≤ n·Σ(w·x)² / m` with `m = 2` (`1` when the band reaches the Nyquist bin). Hence
+/// `Σx² ≥ Σ(w·x)² ≥ m·Σw²·a_min² / 4` (Hann weights are at most 1). Such a frame also has a tone
+/// mean square `a²/2 ≥ a_min²/2`, so its newest hop needs a mean square of at least
+/// [`RECENT_MIN_RATIO`] of that. All three floors carry [`PRECHECK_SLACK`].
+fn precheck_bounds(cfg: &BeepConfig, fs: u32, n: usize, win_pow: f64) -> (f64, f64, f64) {
+    let a_min = 10f64.powf((cfg.min_level_dbm0 as f64 - FULL_SCALE_SINE_DBM0 as f64) / 20.0);
+    let bin_hz = fs as f64 / n as f64;
+    // the highest bin `analyze` may take as the peak, as it computes it
+    let k1 = ((cfg.max_freq_hz as f64 / bin_hz).floor() as usize).min(n / 2 - 1);
+    let mirror = if k1 + 1 < n / 2 { 2.0 } else { 1.0 };
+    let windowed = PRECHECK_SLACK * mirror * win_pow * a_min * a_min / 4.0;
+    let recent = PRECHECK_SLACK * RECENT_MIN_RATIO * a_min * a_min / 2.0;
+    (windowed, windowed, recent)
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 {
         a
@@ -522,7 +613,7 @@ fn gcd(a: u32, b: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{silence, sine};
+    use crate::synth::{add_noise_snr, multi_tone, silence, sine, white_noise, Prng};
 
     #[test]
     fn edge_inputs_and_basic() {
@@ -538,5 +629,92 @@ mod tests {
         assert!((ev[0].start_ms - 375.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].end_ms - 675.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].level_db + 15.0).abs() < 1.0, "{ev:?}");
+    }
+
+    /// Feed `x` in random chunk sizes to a detector with and without the energy pre-check;
+    /// every frame's analysis must be identical. Returns (frames skipped, tonal frames seen,
+    /// lowest tonal level).
+    fn compare(fs: u32, cfg: &BeepConfig, x: &[f32], seed: u64) -> (usize, usize, f32) {
+        let mut fast = BeepDetector::new(fs, cfg.clone()).unwrap();
+        let mut full = BeepDetector::new(fs, cfg.clone()).unwrap();
+        full.min_window_energy = f64::NEG_INFINITY;
+        full.min_windowed_energy = f64::NEG_INFINITY;
+        full.min_recent_ms = f64::NEG_INFINITY;
+        let mut rng = Prng::new(seed);
+        let (mut ev_fast, mut ev_full) = (Vec::new(), Vec::new());
+        let mut rest = x;
+        while !rest.is_empty() {
+            let k = (1 + (rng.uniform() * 400.0) as usize).min(rest.len());
+            ev_fast.extend(fast.push(&rest[..k]));
+            ev_full.extend(full.push(&rest[..k]));
+            rest = &rest[k..];
+        }
+        ev_fast.extend(fast.flush());
+        ev_full.extend(full.flush());
+        assert_eq!(full.skipped, 0);
+        assert_eq!(fast.trace.len(), full.trace.len());
+        for (i, (a, b)) in fast.trace.iter().zip(&full.trace).enumerate() {
+            assert_eq!(a, b, "fs {fs} frame {i}");
+        }
+        assert_eq!(ev_fast, ev_full);
+        let tonal: Vec<f32> = full.trace.iter().flatten().map(|t| t.1).collect();
+        let lowest = tonal.iter().copied().fold(f32::INFINITY, f32::min);
+        (fast.skipped, tonal.len(), lowest)
+    }
+
+    /// The energy pre-check only skips frames the full analysis rejects: tones around the
+    /// level floor (with their onsets and ends), in noise, harmonic-rich, and noise alone.
+    #[test]
+    fn precheck_rejects_only_non_tonal_frames() {
+        let near_nyquist = BeepConfig {
+            max_freq_hz: 3950.0,
+            ..BeepConfig::default()
+        };
+        let quieter = BeepConfig {
+            min_level_dbm0: -30.0,
+            ..BeepConfig::default()
+        };
+        let configs = [BeepConfig::default(), near_nyquist, quieter];
+        for fs in [8000u32, 16000] {
+            for (ci, cfg) in configs.iter().enumerate() {
+                if cfg.max_freq_hz >= fs as f32 / 2.0 {
+                    continue;
+                }
+                let floor = cfg.min_level_dbm0;
+                let mut x = Vec::new();
+                let mut level = floor - 8.0;
+                let mut k = 0u64;
+                while level <= floor + 6.0 {
+                    for f in [300.0f32, 1000.0, 2450.0, cfg.max_freq_hz - 20.0] {
+                        k += 1;
+                        x.extend(silence(fs, 37.0 + k as f64 % 50.0));
+                        let mut tone = sine(fs, f, 130.0 + (k % 7) as f64 * 11.0, level);
+                        // a fade-in and fade-out, so frames sweep across the level floor
+                        let m = tone.len();
+                        for (i, v) in tone.iter_mut().enumerate() {
+                            let edge = (i.min(m - 1 - i) as f32 / 200.0).min(1.0);
+                            *v *= edge;
+                        }
+                        x.extend(tone);
+                    }
+                    // harmonic-rich beep and a tone in 15 dB SNR noise
+                    x.extend(multi_tone(fs, &[600.0, 1800.0], 200.0, level));
+                    let mut noisy = sine(fs, 850.0, 200.0, level);
+                    add_noise_snr(&mut noisy, 15.0, k);
+                    x.extend(noisy);
+                    x.extend(white_noise(fs, 150.0, level, 1000 + k));
+                    level += 0.5;
+                }
+                let (skipped, tonal, lowest) = compare(fs, cfg, &x, 7 + ci as u64);
+                let frames = x.len() / (fs as usize / 1000 * 16);
+                // the test must exercise both paths, with tonal frames near the floor
+                assert!(
+                    skipped > frames / 10,
+                    "fs {fs} cfg {ci}: {skipped} of {frames}"
+                );
+                assert!(tonal > 50, "fs {fs} cfg {ci}: {tonal} tonal frames");
+                assert!(lowest < floor + 1.0, "fs {fs} cfg {ci}: lowest {lowest}");
+            }
+        }
     }
 }

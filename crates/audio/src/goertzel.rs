@@ -40,11 +40,21 @@ impl Goertzel {
     /// count as 0); returns the last two states `(s[N-1], s[N-2])`.
     fn run(&self, block: &[f32]) -> (f64, f64) {
         let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in block {
-            let x = if x.is_finite() { x as f64 } else { 0.0 };
-            let s0 = x + self.coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
+        // Callers usually pass clean blocks: test them all at once (a vectorisable pass) and
+        // then run the recursion without the per-sample test. Same arithmetic either way.
+        if block.iter().fold(true, |ok, x| ok & x.is_finite()) {
+            for &x in block {
+                let s0 = x as f64 + self.coeff * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+        } else {
+            for &x in block {
+                let x = if x.is_finite() { x as f64 } else { 0.0 };
+                let s0 = x + self.coeff * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
         }
         (s1, s2)
     }
@@ -111,13 +121,41 @@ impl Envelope {
         self.acc += (x as f64) * (x as f64);
         self.acc_n += 1;
         if self.acc_n == self.sub {
-            self.values.push_back((self.acc / self.sub as f64) as f32);
-            self.acc = 0.0;
-            self.acc_n = 0;
-            if self.values.len() > self.capacity {
-                self.values.pop_front();
-                self.first += 1;
+            self.close_sub();
+        }
+    }
+
+    /// Same as [`Envelope::push`] on each sample of `xs` in turn (same sums, fewer branches).
+    pub(crate) fn push_slice(&mut self, xs: &[f32]) {
+        let mut rest = xs;
+        while !rest.is_empty() {
+            let take = (self.sub - self.acc_n).min(rest.len());
+            // four squares at a time, added in sample order as `push` does
+            let mut acc = self.acc;
+            let mut quads = rest[..take].chunks_exact(4);
+            for q in &mut quads {
+                let sq = [q[0], q[1], q[2], q[3]].map(|x| (x as f64) * (x as f64));
+                acc = acc + sq[0] + sq[1] + sq[2] + sq[3];
             }
+            for &x in quads.remainder() {
+                acc += (x as f64) * (x as f64);
+            }
+            self.acc = acc;
+            self.acc_n += take;
+            rest = &rest[take..];
+            if self.acc_n == self.sub {
+                self.close_sub();
+            }
+        }
+    }
+
+    fn close_sub(&mut self) {
+        self.values.push_back((self.acc / self.sub as f64) as f32);
+        self.acc = 0.0;
+        self.acc_n = 0;
+        if self.values.len() > self.capacity {
+            self.values.pop_front();
+            self.first += 1;
         }
     }
 
@@ -224,5 +262,30 @@ mod tests {
         assert!(Goertzel::new(1209.0, fs).amplitude(&x) < 0.02);
         assert_eq!(g.amplitude(&[]), 0.0);
         assert_eq!(g.power(&[f32::NAN, 1.0]), g.power(&[0.0, 1.0]));
+    }
+
+    #[test]
+    fn envelope_push_slice_matches_push() {
+        let x: Vec<f32> = (0..1000)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 60.0)
+            .collect();
+        let mut one = Envelope::new(16, 20);
+        let mut many = Envelope::new(16, 20);
+        for &v in &x {
+            one.push(v);
+        }
+        let mut rest = &x[..];
+        let mut k = 1;
+        while !rest.is_empty() {
+            let take = k.min(rest.len());
+            many.push_slice(&rest[..take]);
+            rest = &rest[take..];
+            k = k % 41 + 3;
+        }
+        assert_eq!((one.first, one.acc_n), (many.first, many.acc_n));
+        assert_eq!(one.acc.to_bits(), many.acc.to_bits());
+        assert_eq!(one.values, many.values);
+        assert_eq!(one.values.len(), 20);
+        assert!(one.get(one.first).is_some_and(|v| v > 0.0));
     }
 }
