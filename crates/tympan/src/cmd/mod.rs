@@ -1,8 +1,8 @@
 //! One module per subcommand. Each parses its arguments, calls the cores and prints.
 
 pub mod amd;
-pub mod amd_train;
 pub mod amd_bench;
+pub mod amd_train;
 pub mod audio;
 pub mod dtmf;
 pub mod features;
