@@ -3,8 +3,8 @@
 //! # Method (FFT)
 //! A 64 ms Hann-windowed FFT (512 points at 8 kHz, 1024 at 16 kHz) is taken every 16 ms.
 //! A frame is *tonal* when:
-//! - the strongest bin from 100 Hz to `max_freq_hz` lies at or above `min_freq_hz` and is a
-//!   local maximum;
+//! - the strongest bin from 100 Hz to `max_freq_hz` is a local maximum whose interpolated
+//!   frequency is at least `min_freq_hz` (less [`MIN_FREQ_TOLERANCE`]);
 //! - its strongest bin between `min_freq_hz` and `max_freq_hz` (the fundamental) and the bins
 //!   around its harmonics (±1 bin each) hold at least `min_purity` of the frame's energy above
 //!   100 Hz — harmonic-rich (square-ish) beeps pass, two unrelated tones (DTMF, dial tone) do
@@ -28,7 +28,7 @@
 //!
 //! The frequency is the peak bin refined by parabolic interpolation of the log power spectrum
 //! (error well under 1 Hz for a clean tone). Consecutive tonal frames whose frequency stays
-//! within `max_freq_dev` (relative, with a 0.8 Hz floor) of the segment's mean form a *segment*;
+//! within `max_freq_dev` (relative, with a [`FREQ_DEV_FLOOR_HZ`] floor) of the segment's mean form a *segment*;
 //! a frequency jump starts a new one, and so does a level change once the window is full of
 //! tone (more than [`LEVEL_RISE_DB`] up or [`LEVEL_DROP_DB`] down: beeps are steady, vowels are
 //! not), and from the first frame on a change of timbre (harmonics-to-fundamental ratio moving
@@ -73,6 +73,18 @@ pub const RECENT_MIN_RATIO: f64 = 0.3;
 /// Slack (power ratio, −3 dB) applied to the energy bounds that let a frame skip the FFT, so
 /// that rounding can never make them reject a frame the full analysis would accept.
 const PRECHECK_SLACK: f64 = 0.5;
+
+/// A tone may lie this far (relative) below `min_freq_hz` and still count: the interpolated
+/// frequency of a tone at the band edge wanders by a few hertz in noise.
+pub const MIN_FREQ_TOLERANCE: f64 = 0.02;
+/// A run may measure this much shorter than `min_duration_ms` (ms): its edges are placed on a
+/// 2 ms energy envelope, and each edge can fall up to one envelope step inside the tone.
+pub const DURATION_TOLERANCE_MS: f64 = 4.0;
+
+/// Floor of the allowed frequency deviation within a segment, Hz. A tone generator holds its
+/// frequency to a fraction of a hertz even at -30 dBm0 in 15 dB SNR noise; a vowel's pitch
+/// glides by more than this within three frames.
+pub const FREQ_DEV_FLOOR_HZ: f64 = 0.5;
 
 /// Supported sample rates, Hz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8000..=48_000;
@@ -380,7 +392,9 @@ impl BeepDetector {
         if total <= 0.0 {
             return None;
         }
-        let k0 = (self.cfg.min_freq_hz as f64 / bin_hz).ceil() as usize;
+        // The bin at or below `min_freq_hz` may hold a tone just above it (a 302 Hz tone peaks in
+        // the 296.9 Hz bin at 8 kHz); the interpolated frequency is checked below.
+        let k0 = ((self.cfg.min_freq_hz as f64 / bin_hz).floor() as usize).max(1);
         let k1 =
             ((self.cfg.max_freq_hz as f64 / bin_hz).floor() as usize).min(self.power.len() - 2);
         // The strongest component from 100 Hz up to `max_freq_hz` must lie in the band and
@@ -412,6 +426,9 @@ impl BeepDetector {
             0.0
         };
         let kf = kp as f64 + delta;
+        if kf * bin_hz < self.cfg.min_freq_hz as f64 * (1.0 - MIN_FREQ_TOLERANCE) {
+            return None;
+        }
         let mut harm = 0.0;
         let mut m = 2.0;
         while (m * kf).round() as usize + 1 < p.len() {
@@ -494,7 +511,8 @@ impl BeepDetector {
                         Some(r) => (harm_db - r).abs() <= HARMONIC_STEADY_DB,
                     };
                     let steady_level = steady_level && steady_timbre;
-                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(0.8) && steady_level
+                    (f - m).abs() <= (self.cfg.max_freq_dev as f64 * m).max(FREQ_DEV_FLOOR_HZ)
+                        && steady_level
                 });
                 if !continues {
                     // A frequency jump (or a first tonal frame) starts a new segment; the run
@@ -561,7 +579,7 @@ impl BeepDetector {
             .env
             .extend_fwd(from, 0.1 * r.tone_ms, 2 * self.hop as u64 / sub);
         let start = r.start_sample.min(end);
-        if self.ms(end - start) < self.cfg.min_duration_ms {
+        if self.ms(end - start) + DURATION_TOLERANCE_MS < self.cfg.min_duration_ms {
             return;
         }
         let longest = r.segs.iter().max_by_key(|s| s.frames).expect("non-empty");
@@ -629,6 +647,56 @@ mod tests {
         assert!((ev[0].start_ms - 375.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].end_ms - 675.0).abs() < 5.0, "{ev:?}");
         assert!((ev[0].level_db + 15.0).abs() < 1.0, "{ev:?}");
+    }
+
+    /// Beeps at the edges of the promised range: 300–310 Hz (their peak bin lies just below
+    /// `min_freq_hz`), and 80 ms long (their measured length falls a few ms short), clean and
+    /// through 15 dB SNR noise plus G.711, at 8 and 16 kHz; a 285 Hz tone stays out.
+    #[test]
+    fn band_edge_and_shortest_beeps() {
+        use crate::synth::mulaw_roundtrip;
+        let cases: [(f32, f64, bool); 6] = [
+            (300.0, 300.0, true),
+            (302.0, 120.0, true),
+            (307.0, 500.0, true),
+            (1047.0, 80.0, true),
+            (483.0, 81.0, true),
+            (285.0, 400.0, false),
+        ];
+        for fs in [8000u32, 16000] {
+            for (i, &(f, len, want)) in cases.iter().enumerate() {
+                for noisy in [false, true] {
+                    let mut x = silence(fs, 300.0);
+                    let mut tone = sine(fs, f, len, -18.0);
+                    // 5 ms raised-cosine ramps, as tone generators make
+                    let (m, r) = (tone.len(), fs as usize / 200);
+                    for i in 0..r {
+                        let g = 0.5 - 0.5 * (std::f32::consts::PI * i as f32 / r as f32).cos();
+                        tone[i] *= g;
+                        tone[m - 1 - i] *= g;
+                    }
+                    if noisy {
+                        add_noise_snr(&mut tone, 15.0, 11 + i as u64);
+                    }
+                    x.extend(tone);
+                    x.extend(silence(fs, 300.0));
+                    if noisy {
+                        x.iter_mut().for_each(|v| *v = mulaw_roundtrip(*v));
+                    }
+                    let mut d = BeepDetector::new(fs, BeepConfig::default()).unwrap();
+                    let mut ev = d.push(&x);
+                    ev.extend(d.flush());
+                    let what = format!("fs {fs} {f} Hz {len} ms noisy {noisy}: {ev:?}");
+                    if want {
+                        assert_eq!(ev.len(), 1, "{what}");
+                        assert!((ev[0].frequency_hz - f).abs() < 2.0, "{what}");
+                        assert!((ev[0].end_ms - ev[0].start_ms - len).abs() < 8.0, "{what}");
+                    } else {
+                        assert!(ev.is_empty(), "{what}");
+                    }
+                }
+            }
+        }
     }
 
     /// Feed `x` in random chunk sizes to a detector with and without the energy pre-check;
