@@ -28,7 +28,7 @@
 //! Events come out when the tone (or SIT sequence) ends, one or two blocks later; call
 //! [`CallProgressDetector::flush`] at end of stream for a tone still on.
 
-use crate::goertzel::{check_sample_rate, clean, Goertzel};
+use crate::goertzel::{check_sample_rate, clean, GoertzelBank};
 use crate::synth::dbm0_to_amplitude;
 use crate::AudioError;
 
@@ -131,7 +131,7 @@ pub struct CallProgressDetector {
     fs: u32,
     cfg: CallProgressConfig,
     n: usize,
-    bank: Vec<Goertzel>,
+    bank: GoertzelBank,
     buf: Vec<f32>,
     block: u64,
     cur: Option<Segment>,
@@ -150,10 +150,7 @@ impl CallProgressDetector {
             min_amp: dbm0_to_amplitude(config.min_level_dbm0) as f64,
             cfg: config,
             n,
-            bank: FREQS
-                .iter()
-                .map(|&f| Goertzel::new(f, sample_rate))
-                .collect(),
+            bank: GoertzelBank::new(&FREQS, sample_rate),
             buf: Vec::with_capacity(n),
             block: 0,
             cur: None,
@@ -165,8 +162,11 @@ impl CallProgressDetector {
     /// Feed samples (any chunk size; non-finite samples count as 0). Returns tones that ended.
     pub fn push(&mut self, samples: &[f32]) -> Vec<ToneEvent> {
         let mut out = Vec::new();
-        for &x in samples {
-            self.buf.push(clean(x));
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.n - self.buf.len()).min(rest.len());
+            self.buf.extend(rest[..take].iter().map(|&x| clean(x)));
+            rest = &rest[take..];
             if self.buf.len() == self.n {
                 let c = self.classify();
                 self.buf.clear();
@@ -189,10 +189,14 @@ impl CallProgressDetector {
     fn classify(&self) -> Option<(Cls, Vec<f32>)> {
         let b = &self.buf;
         let ms = b.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / b.len() as f64;
-        if ms <= 0.0 {
+        // Cauchy-Schwarz: |X|² ≤ N·Σx², so a tone's amplitude estimate 2|X|/N is at most
+        // 2·sqrt(ms). A block quieter than (min_amp/2)² cannot hold any tone of the plan at
+        // `min_level_dbm0`, and the filter bank is skipped (half of that bound, for rounding).
+        if ms <= 0.0 || ms < 0.5 * self.min_amp * self.min_amp / 4.0 {
             return None;
         }
-        let amp: Vec<f64> = self.bank.iter().map(|g| g.amplitude(b)).collect();
+        let mut amp = [0.0f64; FREQS.len()];
+        self.bank.amplitude_into(b, &mut amp);
         let pick = |a: usize, b: usize| if amp[a] >= amp[b] { a } else { b };
         let cands = [
             Cls::Dial,

@@ -184,6 +184,8 @@ pub struct Vad {
     silence_frames: u64,
     net_frames: u64,
     last_frame_speech: bool,
+    /// Scratch: bin powers for the tone test.
+    tonal_power: Vec<f64>,
 }
 
 impl std::fmt::Debug for Vad {
@@ -300,6 +302,7 @@ impl Vad {
             silence_frames: 0,
             net_frames: 0,
             last_frame_speech: false,
+            tonal_power: Vec::new(),
             cfg: config,
         })
     }
@@ -308,20 +311,36 @@ impl Vad {
     pub fn push(&mut self, samples: &[f32]) -> Vec<VadEvent> {
         let mut out = Vec::new();
         let n = self.hist.len();
-        for &x in samples {
-            let x = clean(x) as f64;
-            let y = x - self.hp_x + self.hp_r * self.hp_y;
-            self.hp_x = x;
-            self.hp_y = y;
-            self.hist[self.hist_pos] = y as f32;
-            self.hist_pos += 1;
-            if self.hist_pos == n {
-                self.hist_pos = 0;
+        let mut rest = samples;
+        while !rest.is_empty() {
+            // Up to the next hop or frame boundary, with the filter state in locals; the same
+            // per-sample arithmetic, in the same order, as one sample at a time.
+            let stop = if self.next_hop > self.acc_n {
+                self.next_hop.min(self.frame)
+            } else {
+                self.frame
+            };
+            let take = (stop - self.acc_n).min(rest.len());
+            let (mut hx, mut hy, r) = (self.hp_x, self.hp_y, self.hp_r);
+            let (mut acc, mut hop_acc, mut pos) = (self.acc, self.hop_acc, self.hist_pos);
+            for &x in &rest[..take] {
+                let x = clean(x) as f64;
+                let y = x - hx + r * hy;
+                hx = x;
+                hy = y;
+                self.hist[pos] = y as f32;
+                pos += 1;
+                if pos == n {
+                    pos = 0;
+                }
+                acc += y * y;
+                hop_acc += y * y;
             }
-            self.acc += y * y;
-            self.hop_acc += y * y;
-            self.acc_n += 1;
-            self.seen = (self.seen + 1).min(n);
+            (self.hp_x, self.hp_y) = (hx, hy);
+            (self.acc, self.hop_acc, self.hist_pos) = (acc, hop_acc, pos);
+            self.acc_n += take;
+            self.seen = (self.seen + take).min(n);
+            rest = &rest[take..];
             if self.acc_n == self.next_hop {
                 self.on_hop();
             }
@@ -421,40 +440,48 @@ impl Vad {
         true
     }
 
-    fn tonal(&self) -> bool {
+    fn tonal(&mut self) -> bool {
         let n = self.hist.len();
         let bin = self.fs as f64 / n as f64;
         let k0 = (200.0 / bin).ceil() as usize;
         let k1 = ((4000.0f64.min(self.fs as f64 / 2.0) / bin) as usize).min(self.fft_out.len() - 1);
-        let p: Vec<f64> = self.fft_out[k0..=k1]
-            .iter()
-            .map(|c| (c.re as f64).powi(2) + (c.im as f64).powi(2))
-            .collect();
+        let p = &mut self.tonal_power;
+        p.clear();
+        p.extend(
+            self.fft_out[k0..=k1]
+                .iter()
+                .map(|c| (c.re as f64).powi(2) + (c.im as f64).powi(2)),
+        );
         let total: f64 = p.iter().sum();
         if total <= 0.0 {
             return false;
         }
-        let peak = |p: &[f64], skip: Option<usize>| {
-            let mut best = None;
+        // The strongest bin (the first of equals), then the strongest more than 3 bins from it.
+        let peak = |skip: Option<usize>| {
+            let mut best: Option<(usize, f64)> = None;
             for (i, &v) in p.iter().enumerate() {
                 if skip.is_some_and(|s| i.abs_diff(s) <= 3) {
                     continue;
                 }
-                if best.is_none_or_lt(v, p) {
-                    best = Some(i);
+                let better = match best {
+                    None => true,
+                    Some((_, b)) => v > b,
+                };
+                if better {
+                    best = Some((i, v));
                 }
             }
-            best
+            best.map(|(i, _)| i)
         };
         let around = |i: usize| {
             p[i.saturating_sub(1)..(i + 2).min(p.len())]
                 .iter()
                 .sum::<f64>()
         };
-        let Some(a) = peak(&p, None) else {
+        let Some(a) = peak(None) else {
             return false;
         };
-        let e2 = peak(&p, Some(a)).map_or(0.0, around);
+        let e2 = peak(Some(a)).map_or(0.0, around);
         (around(a) + e2) >= TONAL_SHARE * total
     }
 
@@ -590,19 +617,6 @@ impl Vad {
                     });
                 }
             }
-        }
-    }
-}
-
-trait BestExt {
-    fn is_none_or_lt(&self, v: f64, p: &[f64]) -> bool;
-}
-
-impl BestExt for Option<usize> {
-    fn is_none_or_lt(&self, v: f64, p: &[f64]) -> bool {
-        match self {
-            None => true,
-            Some(b) => v > p[*b],
         }
     }
 }
