@@ -239,6 +239,17 @@ pub fn decode_frames(fmt: &WavFormat, data: &[u8], out: &mut [Vec<f32>]) {
     for o in out.iter_mut() {
         o.reserve(frames);
     }
+    // The common telephone case, 16-bit mono PCM, without the per-sample format dispatch
+    // (same values as the general loop below).
+    if fmt.encoding == WavEncoding::PcmS16 && ch == 1 && fmt.block_align == 2 {
+        if let Some(o) = out.first_mut() {
+            o.extend(
+                data.chunks_exact(2)
+                    .map(|s| i16::from_le_bytes([s[0], s[1]]) as f32 / 32768.0),
+            );
+        }
+        return;
+    }
     for frame in data.chunks_exact(fmt.block_align as usize) {
         for (c, o) in out.iter_mut().enumerate().take(ch) {
             let s = &frame[c * w..(c + 1) * w];
