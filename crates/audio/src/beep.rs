@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::goertzel::{check_sample_rate, clean, Envelope};
+use crate::goertzel::{check_sample_rate, clean, first_max, sum_lanes, sum_squares, Envelope};
 use crate::synth::{amplitude_to_dbm0, FULL_SCALE_SINE_DBM0};
 use crate::AudioError;
 
@@ -324,8 +324,7 @@ impl BeepDetector {
         let (n, hop) = (self.n, self.hop);
         self.buf.copy_within(hop.., 0);
         self.buf[n - hop..].copy_from_slice(&self.pending);
-        // The same sum, in the same order, as the "tone still sounding" test always used.
-        let e: f64 = self.pending.iter().map(|&x| (x as f64).powi(2)).sum();
+        let e = sum_squares(&self.pending);
         self.hop_energy.rotate_left(1);
         *self.hop_energy.last_mut().expect("n / hop >= 1") = e;
         self.pending.clear();
@@ -388,7 +387,7 @@ impl BeepDetector {
         }
         let bin_hz = self.fs as f64 / n as f64;
         let k_lo_total = (100.0 / bin_hz).ceil() as usize;
-        let total: f64 = self.power[k_lo_total..].iter().sum();
+        let total = sum_lanes(&self.power[k_lo_total..]);
         if total <= 0.0 {
             return None;
         }
@@ -400,14 +399,7 @@ impl BeepDetector {
         // The strongest component from 100 Hz up to `max_freq_hz` must lie in the band and
         // be a local maximum (a voice whose pitch is below the band is not a beep).
         let k_start = k_lo_total.max(1);
-        let mut kp = k_start;
-        let mut best = self.power[k_start];
-        for (k, &v) in self.power[..=k1].iter().enumerate().skip(k_start) {
-            if v > best {
-                kp = k;
-                best = v;
-            }
-        }
+        let kp = k_start + first_max(&self.power[k_start..=k1]).map_or(0, |(i, _)| i);
         if kp < k0 || self.power[kp] < self.power[kp - 1] || self.power[kp] < self.power[kp + 1] {
             return None;
         }

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::goertzel::{check_sample_rate, clean};
+use crate::goertzel::{check_sample_rate, clean, first_max};
 use crate::synth::mean_square_to_dbm0;
 use crate::AudioError;
 
@@ -456,32 +456,23 @@ impl Vad {
         if total <= 0.0 {
             return false;
         }
-        // The strongest bin (the first of equals), then the strongest more than 3 bins from it.
-        let peak = |skip: Option<usize>| {
-            let mut best: Option<(usize, f64)> = None;
-            for (i, &v) in p.iter().enumerate() {
-                if skip.is_some_and(|s| i.abs_diff(s) <= 3) {
-                    continue;
-                }
-                let better = match best {
-                    None => true,
-                    Some((_, b)) => v > b,
-                };
-                if better {
-                    best = Some((i, v));
-                }
-            }
-            best.map(|(i, _)| i)
+        // The strongest bin (the first of equals), then the strongest more than 3 bins from it
+        // (the first of equals again: left of the first peak before right of it).
+        let Some((a, _)) = first_max(p) else {
+            return false;
+        };
+        let left = first_max(&p[..a.saturating_sub(3)]);
+        let right = first_max(p.get(a + 4..).unwrap_or(&[])).map(|(i, v)| (i + a + 4, v));
+        let second = match (left, right) {
+            (Some(l), Some(r)) => Some(if l.1 >= r.1 { l.0 } else { r.0 }),
+            (l, r) => l.or(r).map(|(i, _)| i),
         };
         let around = |i: usize| {
             p[i.saturating_sub(1)..(i + 2).min(p.len())]
                 .iter()
                 .sum::<f64>()
         };
-        let Some(a) = peak(None) else {
-            return false;
-        };
-        let e2 = peak(Some(a)).map_or(0.0, around);
+        let e2 = second.map_or(0.0, around);
         (around(a) + e2) >= TONAL_SHARE * total
     }
 
