@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{temp_dir, tympan};
+use common::{shared_data, temp_dir, tympan};
 use serde_json::Value;
 use std::path::Path;
 use tympan_audio::synth::{add_noise_snr, silence, sine, white_noise};
@@ -225,22 +225,6 @@ fn bad_folders_and_files_are_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("other.json"), "{err}");
-}
-
-fn shared_data() -> Option<std::path::PathBuf> {
-    let base = match std::env::var_os("TYMPAN_SHARED") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    let dir = base.join("data");
-    if dir.join("fsdd").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but {} is missing", dir.display());
-    }
-    eprintln!("SKIP: ../shared/data not found at {}", dir.display());
-    None
 }
 
 #[test]
