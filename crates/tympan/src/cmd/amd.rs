@@ -426,6 +426,11 @@ struct EvalOutput {
     advice: Option<eval::AdviceReport>,
 }
 
+/// A measured value, or "-" when there was nothing to measure.
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     let sources = load_sources(&a.data)?;
@@ -499,7 +504,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     }
     for r in &out.reports {
         println!(
-            "{:<19} accuracy {:.1}% (human {}/{}, machine {}/{}, unknown {}); beeps {}/{} found (recall {:.1}%), {} false beeps on {} calls; beep latency median {:?} ms max {:?} ms; decision median human {:?} ms, machine {:?} ms",
+            "{:<19} accuracy {:.1}% (human {}/{}, machine {}/{}, unknown {}); beeps {}/{} found (recall {:.1}%), {} false beeps on {} calls; beep latency median {} ms max {} ms; decision median human {} ms, machine {} ms",
             r.mode,
             100.0 * r.accuracy,
             r.human_correct,
@@ -512,19 +517,19 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
             100.0 * r.beep_recall,
             r.false_beeps,
             r.calls_with_false_beeps,
-            r.beep_latency_ms_median,
-            r.beep_latency_ms_max,
-            r.decision_ms_median_human,
-            r.decision_ms_median_machine
+            opt(r.beep_latency_ms_median),
+            opt(r.beep_latency_ms_max),
+            opt(r.decision_ms_median_human),
+            opt(r.decision_ms_median_machine)
         );
         for f in &r.failures {
             println!(
-                "  FAIL {} -> {} at {} ms (speech ends {} ms, beep at {:?} ms){}{}",
+                "  FAIL {} -> {} at {} ms (speech ends {} ms, beep at {} ms){}{}",
                 f.name,
                 f.answered_by.as_str(),
                 f.decision_ms,
                 f.speech_end_ms,
-                f.beep_start_ms,
+                opt(f.beep_start_ms),
                 if f.beep_expected && !f.beep_found {
                     " (beep missed)"
                 } else {
