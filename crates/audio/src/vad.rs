@@ -20,6 +20,13 @@
 //! *tonal*: with `reject_tones` on, a frame whose two strongest spectral peaks (±1 bin each)
 //! hold ≥ 90 % of the 200–4000 Hz energy is not speech (steady single or dual tones — beeps,
 //! DTMF, ringback — are rejected; speech spreads its energy over many harmonics and formants).
+//! With `reject_tones` on, *music* is not speech either: every hop's 200–4000 Hz spectrum is
+//! compared with the one [`STEADY_LAG_HOPS`] (50 ms) earlier, and a hop is *steady* when the
+//! two overlap by at least [`STEADY_SHARE`] (Σ min / Σ max over bins). While at least
+//! [`MUSIC_SHARE`] of the last [`STEADY_WINDOW_HOPS`] (500 ms) hops are steady — held notes and
+//! chords, a music ringback tone, hold music — no frame is speech (the noise tracker absorbs a
+//! held note, so without this the note changes alone would read as a string of syllables).
+//! Speech moves its harmonics with its pitch from one hop to the next and stays well below.
 //! Averaging per-band SNRs keeps speech visible in white noise: voiced speech concentrates its
 //! energy in a few low bands, where its local SNR is far above the full-band SNR, while noise
 //! alone scatters around 0 dB in every band.
@@ -70,6 +77,16 @@ pub const INITIAL_FLOOR_DBM0: f64 = -60.0;
 /// A frame is tonal when its two strongest peaks (±1 bin each) hold this share of the
 /// 200–4000 Hz energy.
 pub const TONAL_SHARE: f64 = 0.9;
+/// Hops between the two spectra compared by the steadiness test (50 ms).
+pub const STEADY_LAG_HOPS: usize = 5;
+/// Hops over which the share of steady hops is counted.
+pub const STEADY_WINDOW_HOPS: usize = 50;
+/// A frame whose spectrum overlaps the one [`STEADY_LAG_HOPS`] earlier by at least this share
+/// (Σ min / Σ max over 200–4000 Hz bins) is steady: notes of music, chords, tone complexes.
+pub const STEADY_SHARE: f64 = 0.6;
+/// When at least this share of the last [`STEADY_WINDOW_HOPS`] hops is steady, the audio is
+/// music (or another tone complex) and no frame of it is speech.
+pub const MUSIC_SHARE: f64 = 0.5;
 /// Lowest noise level, dBm0 (digital silence does not drag the estimates to −∞); spread over
 /// the bands as white noise.
 pub const MIN_FLOOR_DBM0: f64 = -75.0;
@@ -186,6 +203,12 @@ pub struct Vad {
     last_frame_speech: bool,
     /// Scratch: bin powers for the tone test.
     tonal_power: Vec<f64>,
+    /// Bin powers (200–4000 Hz) of the last [`STEADY_LAG_HOPS`] + 1 hops, a ring.
+    hop_spectra: Vec<Vec<f32>>,
+    hop_count: usize,
+    /// Steadiness of the last [`STEADY_WINDOW_HOPS`] hops (true = steady), a ring, and its count.
+    steady_hops: VecDeque<bool>,
+    steady_n: usize,
 }
 
 impl std::fmt::Debug for Vad {
@@ -303,6 +326,10 @@ impl Vad {
             net_frames: 0,
             last_frame_speech: false,
             tonal_power: Vec::new(),
+            hop_spectra: vec![Vec::new(); STEADY_LAG_HOPS + 1],
+            hop_count: 0,
+            steady_hops: VecDeque::new(),
+            steady_n: 0,
             cfg: config,
         })
     }
@@ -430,6 +457,27 @@ impl Vad {
                 .sum();
             scale *= self.wsum2 / part.max(1e-9);
         }
+        {
+            let bin = self.fs as f64 / n as f64;
+            let k0 = (200.0 / bin).ceil() as usize;
+            let k1 =
+                ((4000.0f64.min(self.fs as f64 / 2.0) / bin) as usize).min(self.fft_out.len() - 1);
+            let slot = self.hop_count % (STEADY_LAG_HOPS + 1);
+            self.hop_count += 1;
+            let v = &mut self.hop_spectra[slot];
+            v.clear();
+            v.extend(
+                self.fft_out[k0..=k1]
+                    .iter()
+                    .map(|c| c.re * c.re + c.im * c.im),
+            );
+            let st = self.steady();
+            self.steady_hops.push_back(st);
+            self.steady_n += st as usize;
+            if self.steady_hops.len() > STEADY_WINDOW_HOPS {
+                self.steady_n -= self.steady_hops.pop_front().unwrap_or(false) as usize;
+            }
+        }
         for (p, &(lo, hi)) in self.power.iter_mut().zip(&self.bands) {
             let s: f32 = self.fft_out[lo..hi]
                 .iter()
@@ -474,6 +522,27 @@ impl Vad {
         };
         let e2 = second.map_or(0.0, around);
         (around(a) + e2) >= TONAL_SHARE * total
+    }
+
+    /// Whether most recent hops were steady (music, tone complexes).
+    fn music(&self) -> bool {
+        self.steady_n as f64 >= MUSIC_SHARE * STEADY_WINDOW_HOPS as f64
+    }
+
+    /// Whether the newest hop's spectrum nearly repeats the one [`STEADY_LAG_HOPS`] before.
+    fn steady(&self) -> bool {
+        if self.hop_count <= STEADY_LAG_HOPS {
+            return false;
+        }
+        let ring = STEADY_LAG_HOPS + 1;
+        let now = &self.hop_spectra[(self.hop_count - 1) % ring];
+        let then = &self.hop_spectra[self.hop_count % ring];
+        let (mut lo, mut hi) = (0.0f64, 0.0f64);
+        for (&a, &b) in now.iter().zip(then) {
+            lo += a.min(b) as f64;
+            hi += a.max(b) as f64;
+        }
+        hi > 0.0 && lo >= STEADY_SHARE * hi
     }
 
     /// Update the band noise estimates and return the sub-band SNR of this frame, dB.
@@ -578,7 +647,7 @@ impl Vad {
         self.next_hop = self.frame / self.hops;
         self.last_snr = snr;
         let candidate = snr >= self.snr_thr_db && level >= self.abs_min_db;
-        let speech = candidate && !(self.cfg.reject_tones && self.tonal());
+        let speech = candidate && !(self.cfg.reject_tones && (self.tonal() || self.music()));
         self.last_frame_speech = speech;
         let min_frames = (self.cfg.min_speech_ms / self.frame_ms).ceil().max(1.0) as u64;
         let hang_frames = (self.cfg.hangover_ms / self.frame_ms).ceil() as u64;

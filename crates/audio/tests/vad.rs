@@ -253,3 +253,82 @@ fn chunking_does_not_matter() {
     assert_eq!(a, b);
     assert!(!a.0.is_empty());
 }
+
+/// A chord progression (three notes with 2nd and 3rd harmonics, 400 ms a chord), like hold
+/// music or a music ringback tone.
+fn hold_music(fs: u32, level_dbm0: f32) -> Vec<f32> {
+    let chords: [[f32; 3]; 4] = [
+        [261.6, 329.6, 392.0],
+        [220.0, 261.6, 329.6],
+        [174.6, 220.0, 261.6],
+        [196.0, 246.9, 293.7],
+    ];
+    let mut y = Vec::new();
+    for c in chords.iter().cycle().take(8) {
+        let mut note = vec![0.0f32; fs as usize * 2 / 5];
+        for &f in c {
+            for (k, drop) in [(1.0, 0.0), (2.0, 8.0), (3.0, 14.0)] {
+                for (a, b) in note
+                    .iter_mut()
+                    .zip(sine(fs, f * k, 400.0, level_dbm0 - drop))
+                {
+                    *a += b;
+                }
+            }
+        }
+        y.extend(note);
+    }
+    y
+}
+
+#[test]
+fn hold_music_is_not_speech_and_speech_after_it_is() {
+    let Some((efs, u)) = espeak("Hello, who is this?", "music") else {
+        return;
+    };
+    for fs in [8000u32, 16000] {
+        let music = hold_music(fs, -18.0);
+        let music_ms = music.len() as f64 * 1000.0 / fs as f64;
+        let mut x = vec![0.0f32; fs as usize / 2];
+        x.extend(music);
+        x.extend(vec![0.0f32; fs as usize / 2]);
+        let speech_from = x.len() as f64 * 1000.0 / fs as f64;
+        x.extend(resample(&u, efs, fs).iter().map(|v| v * 0.5));
+        x.extend(vec![0.0f32; fs as usize]);
+        let noise = white_noise(fs, x.len() as f64 * 1000.0 / fs as f64 + 10.0, -55.0, 3);
+        for (a, b) in x.iter_mut().zip(noise) {
+            *a += b;
+        }
+        let (ev, _) = run(fs, VadConfig::default(), &x, 160);
+        let starts: Vec<f64> = ev
+            .iter()
+            .filter_map(|e| match e {
+                VadEvent::SpeechStart { at_ms } => Some(*at_ms),
+                _ => None,
+            })
+            .collect();
+        // Speech during the music: at most its first moments, before the steady hops fill
+        // the window (and not the 3.2 s a plain energy/SNR decision would give).
+        let mut in_music = 0.0;
+        let mut open = None;
+        for e in &ev {
+            match e {
+                VadEvent::SpeechStart { at_ms } => open = Some(*at_ms),
+                VadEvent::SpeechEnd { at_ms, .. } => {
+                    if let Some(s) = open.take() {
+                        let (a, b) = (f64::max(s, 500.0), f64::min(*at_ms, 500.0 + music_ms));
+                        in_music += (b - a).max(0.0);
+                    }
+                }
+            }
+        }
+        assert!(
+            in_music <= 500.0,
+            "fs {fs}: {in_music} ms of speech in music: {ev:?}"
+        );
+        assert!(
+            starts.iter().any(|&s| s >= speech_from - 50.0),
+            "fs {fs}: speech after the music not found: {ev:?}"
+        );
+    }
+}
