@@ -200,26 +200,7 @@ fn negative(kind: &'static str, rng: &mut Prng) -> Vec<f32> {
         }
         _ => {
             // "hold music": a chord progression with harmonics, notes of 400 ms.
-            let chords: [[f32; 3]; 4] = [
-                [261.6, 329.6, 392.0],
-                [220.0, 261.6, 329.6],
-                [174.6, 220.0, 261.6],
-                [196.0, 246.9, 293.7],
-            ];
-            let mut y = Vec::new();
-            for c in chords.iter().cycle().take(8) {
-                let mut note = vec![0.0f32; synth::samples_for_ms(RATE, 400.0)];
-                for &f in c {
-                    for (k, d) in [(1.0, 0.0), (2.0, 8.0), (3.0, 14.0)] {
-                        let s = synth::sine(RATE, f * k, 400.0, lvl - 5.0 - d);
-                        for (a, b) in note.iter_mut().zip(s) {
-                            *a += b;
-                        }
-                    }
-                }
-                y.extend(note);
-            }
-            y
+            synth::hold_music(RATE, lvl - 5.0)
         }
     }
 }

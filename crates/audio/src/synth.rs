@@ -51,6 +51,32 @@ pub fn silence(sample_rate: u32, duration_ms: f64) -> Vec<f32> {
     vec![0.0; samples_for_ms(sample_rate, duration_ms)]
 }
 
+/// A stand-in for hold music or a music ringback tone: eight 400 ms chords (a I–vi–IV–V
+/// progression twice), each of three notes at `note_level_dbm0` with 2nd and 3rd harmonics
+/// 8 and 14 dB below.
+pub fn hold_music(sample_rate: u32, note_level_dbm0: f32) -> Vec<f32> {
+    const CHORDS: [[f32; 3]; 4] = [
+        [261.6, 329.6, 392.0],
+        [220.0, 261.6, 329.6],
+        [174.6, 220.0, 261.6],
+        [196.0, 246.9, 293.7],
+    ];
+    let mut y = Vec::new();
+    for c in CHORDS.iter().cycle().take(8) {
+        let mut note = vec![0.0f32; samples_for_ms(sample_rate, 400.0)];
+        for &f in c {
+            for (k, drop_db) in [(1.0, 0.0), (2.0, 8.0), (3.0, 14.0)] {
+                let s = sine(sample_rate, f * k, 400.0, note_level_dbm0 - drop_db);
+                for (a, b) in note.iter_mut().zip(s) {
+                    *a += b;
+                }
+            }
+        }
+        y.extend(note);
+    }
+    y
+}
+
 /// Sum of sines, each at `level_dbm0`, starting at phase 0.
 pub fn multi_tone(
     sample_rate: u32,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use tympan_audio::synth::{cadence, dtmf_sequence, sine, white_noise};
+use tympan_audio::synth::{cadence, dtmf_sequence, hold_music, sine, white_noise};
 use tympan_audio::vad::{Vad, VadConfig, VadEvent};
 
 fn run(fs: u32, cfg: VadConfig, x: &[f32], chunk: usize) -> (Vec<VadEvent>, f64) {
@@ -252,33 +252,6 @@ fn chunking_does_not_matter() {
     let b = run(fs, VadConfig::default(), &x, 10_000);
     assert_eq!(a, b);
     assert!(!a.0.is_empty());
-}
-
-/// A chord progression (three notes with 2nd and 3rd harmonics, 400 ms a chord), like hold
-/// music or a music ringback tone.
-fn hold_music(fs: u32, level_dbm0: f32) -> Vec<f32> {
-    let chords: [[f32; 3]; 4] = [
-        [261.6, 329.6, 392.0],
-        [220.0, 261.6, 329.6],
-        [174.6, 220.0, 261.6],
-        [196.0, 246.9, 293.7],
-    ];
-    let mut y = Vec::new();
-    for c in chords.iter().cycle().take(8) {
-        let mut note = vec![0.0f32; fs as usize * 2 / 5];
-        for &f in c {
-            for (k, drop) in [(1.0, 0.0), (2.0, 8.0), (3.0, 14.0)] {
-                for (a, b) in note
-                    .iter_mut()
-                    .zip(sine(fs, f * k, 400.0, level_dbm0 - drop))
-                {
-                    *a += b;
-                }
-            }
-        }
-        y.extend(note);
-    }
-    y
 }
 
 #[test]
