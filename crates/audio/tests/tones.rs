@@ -284,3 +284,35 @@ fn call_progress_rejects_random_and_short() {
     assert!(d.push(&[]).is_empty());
     assert!(d.push(&[f32::NAN; 4000]).is_empty());
 }
+
+/// Tones 1 dB above the level floor are still found (the detector skips its filter bank on
+/// blocks too quiet to hold any tone at the floor; that bound must not cut into real tones),
+/// and tones below the floor are not. (Within ±0.5 dB of the floor, leakage between the two
+/// tones of a pair moves 25 ms block estimates across it.)
+#[test]
+fn call_progress_tones_at_the_level_floor() {
+    let floor = CallProgressConfig::default().min_level_dbm0;
+    for fs in [8000u32, 16000] {
+        for (offset, want) in [(1.0f32, true), (3.0, true), (-6.0, false)] {
+            // ringback: two cycles of 2 s on, 1 s off; dial tone 3 s; each tone at the level
+            let level = floor + offset;
+            let mut x = silence(fs, 300.0);
+            x.extend(cadence(fs, &[440.0, 480.0], level, 2000.0, 1000.0, 2));
+            x.extend(multi_tone(fs, &[350.0, 440.0], 3000.0, level));
+            x.extend(silence(fs, 500.0));
+            let mut d = CallProgressDetector::new(fs, CallProgressConfig::default()).unwrap();
+            let mut ev: Vec<ToneEvent> = x.chunks(160).flat_map(|c| d.push(c)).collect();
+            ev.extend(d.flush());
+            let kinds: Vec<ToneKind> = ev.iter().map(|e| e.kind).collect();
+            if want {
+                assert_eq!(
+                    kinds,
+                    [ToneKind::Ringback, ToneKind::Ringback, ToneKind::DialTone],
+                    "fs {fs} level {level}: {ev:?}"
+                );
+            } else {
+                assert!(kinds.is_empty(), "fs {fs} level {level}: {ev:?}");
+            }
+        }
+    }
+}
