@@ -107,3 +107,38 @@ fn missing_dir_is_an_error_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/tympan-bench-dir"), "{err}");
 }
+
+/// `tympan amd FILE --mode M --json` takes the mode as the issue and README spell it
+/// (`detect_message_end`) and in kebab case, and prints the documented fields; a tone of
+/// 1.25 s at 1 kHz is reported as the beep.
+#[test]
+fn amd_file_accepts_both_mode_spellings() {
+    let dir = temp_dir("amd-file-mode");
+    let path = dir.join("tone.wav");
+    write_wav(&path, 8000, 2.5);
+    for mode in ["enable", "detect_message_end", "detect-message-end"] {
+        let v = json(&tympan(&[
+            "amd",
+            path.to_str().unwrap(),
+            "--mode",
+            mode,
+            "--json",
+        ]));
+        assert!(v["answered_by"].is_string(), "{mode}: {v}");
+        assert!(v["decision_ms"].is_u64(), "{mode}: {v}");
+        assert!(v["events"].is_array(), "{mode}: {v}");
+        let f = v["beep"]["frequency_hz"].as_f64().expect("a beep");
+        assert!((f - 1000.0).abs() < 2.0, "{mode}: {v}");
+        let (s, e) = (
+            v["beep"]["start_ms"].as_u64().unwrap(),
+            v["beep"]["end_ms"].as_u64().unwrap(),
+        );
+        assert!(s < 20 && (1230..=1270).contains(&e), "{mode}: {v}");
+    }
+    let out = tympan(&["amd", path.to_str().unwrap(), "--mode", "detect", "--json"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("detect_message_end"),
+        "the error lists the modes"
+    );
+}

@@ -36,10 +36,24 @@ pub enum AmdSub {
     Bench(super::amd_bench::BenchArgs),
 }
 
+/// Detector mode, spelled as Twilio's `MachineDetection` values in snake case;
+/// `detect-message-end` is accepted too.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
+    /// Decide as soon as human/machine is known.
     Enable,
+    /// Listen on until the beep / end of the greeting.
+    #[value(name = "detect_message_end", alias = "detect-message-end")]
     DetectMessageEnd,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Enable => Mode::Enable,
+            ModeArg::DetectMessageEnd => Mode::DetectMessageEnd,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,10 +134,7 @@ fn load_config(d: &DetectArgs, rate: u32) -> anyhow::Result<AmdConfig> {
     };
     cfg.sample_rate = rate;
     if let Some(m) = d.mode {
-        cfg.mode = match m {
-            ModeArg::Enable => Mode::Enable,
-            ModeArg::DetectMessageEnd => Mode::DetectMessageEnd,
-        };
+        cfg.mode = m.into();
     }
     if let Some(s) = d.strategy {
         cfg.strategy = match s {

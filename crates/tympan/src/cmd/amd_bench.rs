@@ -10,21 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
+
+use super::amd::ModeArg;
 use serde::Serialize;
 use tympan_amd::{eval, AmdConfig, AnsweredBy, Mode};
 use tympan_audio::decode;
 use tympan_audio::resample::resample;
-
-/// Detector mode; both `detect_message_end` and `detect-message-end` are accepted.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum BenchMode {
-    /// Decide as soon as human/machine is known.
-    Enable,
-    /// Listen on until the beep / end of the greeting (processes the most audio).
-    #[value(name = "detect_message_end", alias = "detect-message-end")]
-    DetectMessageEnd,
-}
 
 /// Arguments of `tympan amd bench`.
 #[derive(Args)]
@@ -34,7 +26,7 @@ pub struct BenchArgs {
     pub dir: PathBuf,
     /// Detector mode.
     #[arg(long, value_enum, default_value = "detect_message_end")]
-    pub mode: BenchMode,
+    pub mode: ModeArg,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -160,10 +152,7 @@ pub fn bench_dir(dir: &Path, mode: Mode) -> anyhow::Result<BenchReport> {
 
 /// `tympan amd bench`.
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
-    let mode = match a.mode {
-        BenchMode::Enable => Mode::Enable,
-        BenchMode::DetectMessageEnd => Mode::DetectMessageEnd,
-    };
+    let mode = a.mode.into();
     let r = bench_dir(&a.dir, mode)?;
     if a.json {
         return super::print_json(&r);
