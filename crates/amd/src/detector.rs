@@ -313,6 +313,15 @@ impl AmdDetector {
                 self.mark(start_ms, end_ms, None, true);
                 self.rules.progress_tone_ended(end_ms);
             }
+            Report::MusicFrom { start_ms } => {
+                self.mark(start_ms, u64::MAX, None, true);
+                if self.phase == Phase::Deciding {
+                    self.rules.music_started(start_ms);
+                }
+            }
+            Report::MusicEnded { end_ms } => {
+                self.rules.progress_tone_ended(end_ms);
+            }
             Report::Beep(beep) => {
                 self.mark(beep.start_ms, beep.end_ms, None, true);
                 if !self.beep_watch_active() && self.result.is_some() {
@@ -414,11 +423,12 @@ impl AmdDetector {
         match self.phase.clone() {
             Phase::Deciding => {
                 if let Some(v) = self.rules.step(f.t0, FRAME_MS, speech) {
-                    // Silence-based verdicts wait while a possible beep is sounding: the rules
-                    // give them again on the next frame, and a beep overrides them.
+                    // Silence-based verdicts wait while a possible beep or music is sounding:
+                    // the rules give them again on the next frame, and a beep overrides them.
                     let silence_based =
                         matches!(v, Verdict::Human { .. } | Verdict::NoSpeech { .. });
-                    if !(silence_based && self.frontend.beep_in_progress()) {
+                    let hold = self.frontend.beep_in_progress() || self.frontend.music_on();
+                    if !(silence_based && hold) {
                         self.on_verdict(v, t1);
                     }
                 }

@@ -6,7 +6,7 @@
 
 use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
 use tympan_audio::tones::{CallProgressConfig, CallProgressDetector, ToneEvent, ToneKind};
-use tympan_audio::vad::{Vad, VadConfig, VadEvent};
+use tympan_audio::vad::{Vad, VadConfig, VadEvent, STEADY_LAG_HOPS, STEADY_WINDOW_HOPS};
 
 use crate::config::AmdConfig;
 use crate::events::Beep;
@@ -26,6 +26,10 @@ pub enum Report {
     Fax { tone: &'static str },
     /// Special information tones (frequencies in order).
     Sit { tones: Vec<f32> },
+    /// Music recognised (hold music, a music ringback tone), sounding since about `start_ms`.
+    MusicFrom { start_ms: u64 },
+    /// The music stopped at `end_ms`.
+    MusicEnded { end_ms: u64 },
 }
 
 /// The analysis chain for one call.
@@ -35,6 +39,12 @@ pub struct Frontend {
     progress: CallProgressDetector,
     /// Run the call-progress detector (only while deciding; it is the most expensive part).
     progress_on: bool,
+    /// Whether the VAD reported music after the last frame.
+    music: bool,
+    /// Audio time after the last frame, ms.
+    t_ms: f64,
+    /// Duration of one sample, ms.
+    sample_ms: f64,
 }
 
 fn ms(x: f64) -> u64 {
@@ -69,6 +79,9 @@ impl Frontend {
             beep,
             progress,
             progress_on: true,
+            music: false,
+            t_ms: 0.0,
+            sample_ms: 1000.0 / rate as f64,
         }
     }
 
@@ -79,11 +92,27 @@ impl Frontend {
 
     /// Analyse one frame, appending what changed to `out`. `watch_speech` false skips the VAD.
     pub fn push_frame(&mut self, frame: &[f32], watch_speech: bool, out: &mut Vec<Report>) {
+        self.t_ms += frame.len() as f64 * self.sample_ms;
         if watch_speech {
             for e in self.vad.push(frame) {
                 out.push(match e {
                     VadEvent::SpeechStart { at_ms } => Report::SpeechFrom { at_ms: ms(at_ms) },
                     VadEvent::SpeechEnd { at_ms, .. } => Report::SilenceFrom { at_ms: ms(at_ms) },
+                });
+            }
+            let music = self.vad.in_music();
+            if music != self.music {
+                self.music = music;
+                out.push(if music {
+                    // the steady hops that made up the decision go back about one window
+                    let back = (STEADY_WINDOW_HOPS + STEADY_LAG_HOPS) as f64 * 10.0;
+                    Report::MusicFrom {
+                        start_ms: ms(self.t_ms - back),
+                    }
+                } else {
+                    Report::MusicEnded {
+                        end_ms: ms(self.t_ms),
+                    }
                 });
             }
         }
@@ -95,6 +124,11 @@ impl Frontend {
         for e in self.beep.push(frame) {
             out.push(Report::Beep(beep_of(&e)));
         }
+    }
+
+    /// True while music is sounding (as far as the VAD can tell).
+    pub fn music_on(&self) -> bool {
+        self.music
     }
 
     /// True while the beep detector follows a tone that may still become a beep.

@@ -74,6 +74,8 @@ pub struct GreetingRules {
     in_word: bool,
     words: u32,
     heard_voice: bool,
+    /// Start of the first speech frame (either strategy).
+    first_voice: Option<u64>,
 }
 
 impl GreetingRules {
@@ -90,6 +92,23 @@ impl GreetingRules {
             in_word: false,
             words: 0,
             heard_voice: false,
+            first_voice: None,
+        }
+    }
+
+    /// Music (hold music, a music ringback tone) was recognised, sounding since about
+    /// `start_ms`. Its first moments may have passed for speech before the VAD knew better:
+    /// if all voice so far began after `start_ms − 100`, it was the music, and the rules start
+    /// over (the caller restarts the silence clock when the music ends, as for a tone).
+    pub fn music_started(&mut self, start_ms: u64) {
+        let from = start_ms.saturating_sub(100);
+        let all_after = match self.first_voice {
+            None => true,
+            Some(v) => v >= from,
+        };
+        if all_after {
+            *self = GreetingRules::new(&self.cfg);
+            self.silence_origin = start_ms;
         }
     }
 
@@ -104,6 +123,9 @@ impl GreetingRules {
 
     /// One frame `[t0, t0 + dur)` that is speech or not. Returns a verdict once.
     pub fn step(&mut self, t0: u64, dur: u64, speech: bool) -> Option<Verdict> {
+        if speech {
+            self.first_voice.get_or_insert(t0);
+        }
         match self.cfg.strategy {
             Strategy::Twilio => self.step_twilio(t0, dur, speech),
             Strategy::AppAmd => self.step_app_amd(t0, dur, speech),

@@ -220,3 +220,42 @@ fn bad_config_names_the_field() {
     .unwrap();
     assert_eq!(e.field, "sample_rate");
 }
+
+/// Hold music (or a music ringback tone) before the answer is neither the callee speaking nor
+/// silence: no verdict is taken while it plays, and the answer after it decides. A short
+/// "hello" after the music is a human; a long greeting after it is a machine.
+#[test]
+fn music_before_the_answer_is_not_the_answer() {
+    let Some(hello) = speak("Hello?") else {
+        return;
+    };
+    let Some(greeting) = speak(
+        "Hi, you have reached the Smith family. We are not available right now, please leave a message.",
+    ) else {
+        return;
+    };
+    for (answer, want) in [
+        (hello, AnsweredBy::Human),
+        (greeting, AnsweredBy::MachineStart),
+    ] {
+        let mut x = sil(400.0);
+        x.extend(synth::hold_music(RATE, -20.0));
+        let music_end = (x.len() * 1000 / RATE as usize) as u64;
+        x.extend(sil(500.0));
+        let answer_at = (x.len() * 1000 / RATE as usize) as u64;
+        x.extend(answer);
+        x.extend(sil(4000.0));
+        let cfg = AmdConfig {
+            sample_rate: RATE,
+            mode: Mode::Enable,
+            ..AmdConfig::default()
+        };
+        let (res, ev) = run(&cfg, &x, 160);
+        assert_eq!(res.answered_by, want, "{res:?} {ev:?}");
+        assert!(
+            res.decision_ms > answer_at && res.decision_ms > music_end,
+            "decided at {} ms, the answer starts at {answer_at} ms: {ev:?}",
+            res.decision_ms
+        );
+    }
+}

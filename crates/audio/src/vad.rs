@@ -524,6 +524,12 @@ impl Vad {
         (around(a) + e2) >= TONAL_SHARE * total
     }
 
+    /// Whether the audio is music right now: at least [`MUSIC_SHARE`] of the last
+    /// [`STEADY_WINDOW_HOPS`] hops were steady (see the module docs).
+    pub fn in_music(&self) -> bool {
+        self.music()
+    }
+
     /// Whether most recent hops were steady (music, tone complexes).
     fn music(&self) -> bool {
         self.steady_n as f64 >= MUSIC_SHARE * STEADY_WINDOW_HOPS as f64
