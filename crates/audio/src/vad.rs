@@ -543,8 +543,21 @@ impl Vad {
         let ring = STEADY_LAG_HOPS + 1;
         let now = &self.hop_spectra[(self.hop_count - 1) % ring];
         let then = &self.hop_spectra[self.hop_count % ring];
-        let (mut lo, mut hi) = (0.0f64, 0.0f64);
-        for (&a, &b) in now.iter().zip(then) {
+        // four lanes each (no loop-carried add chain); f32 is ample for a share test
+        let (mut lo4, mut hi4) = ([0.0f32; 4], [0.0f32; 4]);
+        let mut quads = now.chunks_exact(4).zip(then.chunks_exact(4));
+        for (a, b) in &mut quads {
+            for j in 0..4 {
+                lo4[j] += a[j].min(b[j]);
+                hi4[j] += a[j].max(b[j]);
+            }
+        }
+        let tail = now.len() / 4 * 4;
+        let (mut lo, mut hi) = (
+            lo4.iter().map(|&v| v as f64).sum::<f64>(),
+            hi4.iter().map(|&v| v as f64).sum::<f64>(),
+        );
+        for (&a, &b) in now[tail..].iter().zip(&then[tail..]) {
             lo += a.min(b) as f64;
             hi += a.max(b) as f64;
         }
