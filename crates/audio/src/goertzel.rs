@@ -301,7 +301,6 @@ pub(crate) fn check_sample_rate(
     }
 }
 
-/// Replace non-finite samples by 0 so that one bad sample cannot poison detector state.
 /// Index and value of the first largest element of `p` (None when empty). The same answer as
 /// a left-to-right scan keeping strictly greater values, for finite inputs, but the maximum is
 /// found in four independent lanes (no loop-carried compare chain).
@@ -352,6 +351,7 @@ pub(crate) fn sum_lanes(p: &[f64]) -> f64 {
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
+/// Replace non-finite samples by 0 so that one bad sample cannot poison detector state.
 pub(crate) fn clean(x: f32) -> f32 {
     if x.is_finite() {
         x.clamp(-8.0, 8.0)
@@ -362,6 +362,8 @@ pub(crate) fn clean(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// `first_max` agrees with a plain scan (first of equal maxima), ties and odd lengths too.
     #[test]
     fn first_max_is_the_first_largest() {
@@ -416,8 +418,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
 
     #[test]
     fn amplitude_and_phase() {

@@ -201,10 +201,12 @@ pub struct Vad {
     silence_frames: u64,
     net_frames: u64,
     last_frame_speech: bool,
-    /// Scratch: bin powers for the tone test.
-    tonal_power: Vec<f64>,
-    /// Bin powers (200–4000 Hz) of the last [`STEADY_LAG_HOPS`] + 1 hops, a ring.
-    hop_spectra: Vec<Vec<f32>>,
+    /// FFT bins from 200 Hz up to 4000 Hz (or Nyquist), first and last, for the tone and
+    /// steadiness tests.
+    tone_bins: (usize, usize),
+    /// Bin powers over `tone_bins` of the last [`STEADY_LAG_HOPS`] + 1 hops, a ring; the newest
+    /// is the current FFT's, which the tone test reads too.
+    hop_spectra: Vec<Vec<f64>>,
     hop_count: usize,
     /// Steadiness of the last [`STEADY_WINDOW_HOPS`] hops (true = steady), a ring, and its count.
     steady_hops: VecDeque<bool>,
@@ -256,6 +258,10 @@ impl Vad {
         // One-sided bin power → mean square of the windowed-and-normalised signal.
         let bin_scale = 2.0 / (nfft as f64 * wsum2);
         let bin = fs / nfft as f64;
+        let tone_bins = (
+            (200.0 / bin).ceil() as usize,
+            ((4000.0f64.min(fs / 2.0) / bin) as usize).min(nfft / 2),
+        );
         let bands: Vec<(usize, usize)> = BAND_EDGES_HZ
             .windows(2)
             .map(|e| {
@@ -325,7 +331,7 @@ impl Vad {
             silence_frames: 0,
             net_frames: 0,
             last_frame_speech: false,
-            tonal_power: Vec::new(),
+            tone_bins,
             hop_spectra: vec![Vec::new(); STEADY_LAG_HOPS + 1],
             hop_count: 0,
             steady_hops: VecDeque::new(),
@@ -458,10 +464,7 @@ impl Vad {
             scale *= self.wsum2 / part.max(1e-9);
         }
         {
-            let bin = self.fs as f64 / n as f64;
-            let k0 = (200.0 / bin).ceil() as usize;
-            let k1 =
-                ((4000.0f64.min(self.fs as f64 / 2.0) / bin) as usize).min(self.fft_out.len() - 1);
+            let (k0, k1) = self.tone_bins;
             let slot = self.hop_count % (STEADY_LAG_HOPS + 1);
             self.hop_count += 1;
             let v = &mut self.hop_spectra[slot];
@@ -469,7 +472,7 @@ impl Vad {
             v.extend(
                 self.fft_out[k0..=k1]
                     .iter()
-                    .map(|c| c.re * c.re + c.im * c.im),
+                    .map(|c| (c.re as f64).powi(2) + (c.im as f64).powi(2)),
             );
             let st = self.steady();
             self.steady_hops.push_back(st);
@@ -488,18 +491,10 @@ impl Vad {
         true
     }
 
-    fn tonal(&mut self) -> bool {
-        let n = self.hist.len();
-        let bin = self.fs as f64 / n as f64;
-        let k0 = (200.0 / bin).ceil() as usize;
-        let k1 = ((4000.0f64.min(self.fs as f64 / 2.0) / bin) as usize).min(self.fft_out.len() - 1);
-        let p = &mut self.tonal_power;
-        p.clear();
-        p.extend(
-            self.fft_out[k0..=k1]
-                .iter()
-                .map(|c| (c.re as f64).powi(2) + (c.im as f64).powi(2)),
-        );
+    fn tonal(&self) -> bool {
+        let Some(p) = self.newest_spectrum() else {
+            return false;
+        };
         let total: f64 = p.iter().sum();
         if total <= 0.0 {
             return false;
@@ -527,12 +522,13 @@ impl Vad {
     /// Whether the audio is music right now: at least [`MUSIC_SHARE`] of the last
     /// [`STEADY_WINDOW_HOPS`] hops were steady (see the module docs).
     pub fn in_music(&self) -> bool {
-        self.music()
+        self.steady_n as f64 >= MUSIC_SHARE * STEADY_WINDOW_HOPS as f64
     }
 
-    /// Whether most recent hops were steady (music, tone complexes).
-    fn music(&self) -> bool {
-        self.steady_n as f64 >= MUSIC_SHARE * STEADY_WINDOW_HOPS as f64
+    /// Bin powers over `tone_bins` of the newest hop (None before the first hop).
+    fn newest_spectrum(&self) -> Option<&[f64]> {
+        let ring = STEADY_LAG_HOPS + 1;
+        (self.hop_count > 0).then(|| &self.hop_spectra[(self.hop_count - 1) % ring][..])
     }
 
     /// Whether the newest hop's spectrum nearly repeats the one [`STEADY_LAG_HOPS`] before.
@@ -543,8 +539,8 @@ impl Vad {
         let ring = STEADY_LAG_HOPS + 1;
         let now = &self.hop_spectra[(self.hop_count - 1) % ring];
         let then = &self.hop_spectra[self.hop_count % ring];
-        // four lanes each (no loop-carried add chain); f32 is ample for a share test
-        let (mut lo4, mut hi4) = ([0.0f32; 4], [0.0f32; 4]);
+        // four lanes each (no loop-carried add chain)
+        let (mut lo4, mut hi4) = ([0.0f64; 4], [0.0f64; 4]);
         let mut quads = now.chunks_exact(4).zip(then.chunks_exact(4));
         for (a, b) in &mut quads {
             for j in 0..4 {
@@ -553,13 +549,10 @@ impl Vad {
             }
         }
         let tail = now.len() / 4 * 4;
-        let (mut lo, mut hi) = (
-            lo4.iter().map(|&v| v as f64).sum::<f64>(),
-            hi4.iter().map(|&v| v as f64).sum::<f64>(),
-        );
+        let (mut lo, mut hi) = (lo4.iter().sum::<f64>(), hi4.iter().sum::<f64>());
         for (&a, &b) in now[tail..].iter().zip(&then[tail..]) {
-            lo += a.min(b) as f64;
-            hi += a.max(b) as f64;
+            lo += a.min(b);
+            hi += a.max(b);
         }
         hi > 0.0 && lo >= STEADY_SHARE * hi
     }
@@ -666,7 +659,7 @@ impl Vad {
         self.next_hop = self.frame / self.hops;
         self.last_snr = snr;
         let candidate = snr >= self.snr_thr_db && level >= self.abs_min_db;
-        let speech = candidate && !(self.cfg.reject_tones && (self.tonal() || self.music()));
+        let speech = candidate && !(self.cfg.reject_tones && (self.tonal() || self.in_music()));
         self.last_frame_speech = speech;
         let min_frames = (self.cfg.min_speech_ms / self.frame_ms).ceil().max(1.0) as u64;
         let hang_frames = (self.cfg.hangover_ms / self.frame_ms).ceil() as u64;
