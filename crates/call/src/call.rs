@@ -144,17 +144,23 @@ impl Call {
         }
         self.samples += samples.len() as u64;
         let mut rest = samples;
-        while !rest.is_empty() {
+        if !self.pending.is_empty() {
             let take = (self.frame_len - self.pending.len()).min(rest.len());
             self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if self.pending.len() == self.frame_len {
-                let frame = std::mem::take(&mut self.pending);
-                self.feed(&frame, now_ms);
-                self.pending = frame;
-                self.pending.clear();
+            if self.pending.len() < self.frame_len {
+                return;
             }
+            let frame = std::mem::take(&mut self.pending);
+            self.feed(&frame, now_ms);
+            self.pending = frame;
+            self.pending.clear();
         }
+        let whole = rest.len() / self.frame_len * self.frame_len;
+        if whole > 0 {
+            self.feed(&rest[..whole], now_ms);
+        }
+        self.pending.extend_from_slice(&rest[whole..]);
     }
 
     /// Push 16-bit PCM (`s / 32768`).
@@ -166,10 +172,15 @@ impl Call {
         self.scratch = f;
     }
 
-    fn feed(&mut self, frame: &[f32], now_ms: u64) {
-        for i in 0..self.analyzers.len() {
-            self.analyzers[i].push(frame, now_ms);
-            self.drain_analyzer(i, now_ms);
+    /// Feed whole frames (or, at `finish`, the last partial one), frame by frame to every
+    /// analyzer in turn, draining each after each frame: their events interleave by audio time
+    /// the same way whatever the chunking.
+    fn feed(&mut self, span: &[f32], now_ms: u64) {
+        for frame in span.chunks(self.frame_len) {
+            for i in 0..self.analyzers.len() {
+                self.analyzers[i].push(frame, now_ms);
+                self.drain_analyzer(i, now_ms);
+            }
         }
     }
 

@@ -116,8 +116,9 @@ pub struct CallConfig {
 }
 
 impl CallConfig {
-    /// A call with AMD at its defaults for `sample_rate`, in-band DTMF on, call-progress
-    /// tones off, no model and no beep policy.
+    /// A call with AMD at its defaults for `sample_rate`, no model, no beep policy, and the
+    /// optional analyzers off: in-band DTMF costs about five times the AMD detector per call
+    /// (`cargo bench -p tympan-call`), so it is for transports that do not signal DTMF.
     pub fn new(call_id: impl Into<String>, platform: impl Into<String>, sample_rate: u32) -> Self {
         CallConfig {
             call_id: call_id.into(),
@@ -128,7 +129,7 @@ impl CallConfig {
                 ..AmdConfig::default()
             }),
             amd_model: None,
-            inband_dtmf: true,
+            inband_dtmf: false,
             call_progress: false,
             on_beep: None,
         }

@@ -38,3 +38,15 @@ pub use call::{Call, CallState, DTMF_DEDUP_MS, FRAME_MS};
 pub use config::{validate_call_id, BeepPolicy, CallConfig, CallError, Prompt};
 pub use event::{result_json, Action, CallEvent, DtmfSource, PlaybackOutcome, Signal, Tone};
 pub use replay::{push_chunked, replay, Transcript};
+
+#[cfg(test)]
+mod tests {
+    /// Shells move calls into tasks and threads.
+    #[test]
+    fn calls_and_their_outputs_are_send() {
+        fn is_send<T: Send>() {}
+        is_send::<super::Call>();
+        is_send::<super::CallEvent>();
+        is_send::<super::Action>();
+    }
+}

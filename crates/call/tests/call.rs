@@ -17,7 +17,10 @@ use tympan_call::{
 const RATES: [u32; 2] = [8000, 16000];
 
 fn cfg(rate: u32) -> CallConfig {
-    CallConfig::new("call-1", "file", rate)
+    CallConfig {
+        inband_dtmf: true,
+        ..CallConfig::new("call-1", "file", rate)
+    }
 }
 
 fn say_and_hang_up() -> Option<BeepPolicy> {
