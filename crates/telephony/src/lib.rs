@@ -1,0 +1,7 @@
+//! Telephony protocol cores for Tympan, sans I/O: SIP message syntax (a facade over
+//! `ezk-sip-types`), the RFC 3261 transaction layer, and TCP framing.
+//!
+//! Nothing here reads a clock or touches a socket: inputs are bytes, parsed messages and the
+//! shell's `now_ms`; outputs are messages to send, events and the next timer deadline.
+
+pub mod sip;
