@@ -5,3 +5,4 @@
 //! shell's `now_ms`; outputs are messages to send, events and the next timer deadline.
 
 pub mod sip;
+pub mod transaction;

@@ -436,3 +436,33 @@ impl fmt::Display for Message {
         f.write_str(&String::from_utf8_lossy(&self.body))
     }
 }
+
+impl Message {
+    /// A response to `request` (RFC 3261 §8.2.6): Via, From, To, Call-ID, CSeq and
+    /// Timestamp copied; no body. Add a To tag with [`NameAddr::set_tag`] as needed.
+    pub fn response_to(request: &Message, code: u16, reason: &str) -> Message {
+        Message {
+            start: StartLine::Response(Response {
+                code,
+                reason: reason.to_string(),
+            }),
+            via: request.via.clone(),
+            from: request.from.clone(),
+            to: request.to.clone(),
+            call_id: request.call_id.clone(),
+            cseq: request.cseq.clone(),
+            max_forwards: None,
+            contact: Vec::new(),
+            route: Vec::new(),
+            record_route: Vec::new(),
+            content_type: None,
+            other: request
+                .other
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("Timestamp"))
+                .cloned()
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+}
