@@ -1,5 +1,5 @@
 //! Telephony protocol cores for Tympan, sans I/O: SIP message syntax (a facade over
-//! `ezk-sip-types`), the RFC 3261 transaction layer, and TCP framing.
+//! `ezk-sip-types`) with TCP framing, the RFC 3261 transaction layer, and SDP offer/answer.
 //!
 //! Nothing here reads a clock or touches a socket: inputs are bytes, parsed messages and the
 //! shell's `now_ms`; outputs are messages to send, events and the next timer deadline.
