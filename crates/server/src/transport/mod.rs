@@ -1,0 +1,5 @@
+//! Transports: each one file of bytes ↔ PCM and action execution around the one call loop
+//! ([`crate::call_task`]).
+
+pub mod twilio;
+pub mod vonage;
