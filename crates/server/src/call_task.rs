@@ -1,10 +1,10 @@
-//! The one call loop every transport runs: it owns the call's analyser, its clock, its timers
-//! and its record; it publishes events, runs the on-beep action (render, play through the
-//! transport, hang up through the transport) and ends the call. Transports only turn bytes
+//! The one call loop every transport runs: it owns the call core (`tympan_call::Call`), the
+//! clock, the timers and the call's record; it publishes the core's events and carries out its
+//! actions (render prompts with [`crate::playback`] and play them through the transport, hang
+//! up through the transport) and ends the call. Transports only turn bytes
 //! into [`Inbound`] items and carry out [`MediaOut`] requests.
 
-use crate::analyzer::CallAnalyzer;
-use crate::calls::{event_json, CallSettings, MAX_EVENTS_PER_CALL};
+use crate::calls::{CallSettings, MAX_EVENTS_PER_CALL};
 use crate::config::BeepAction;
 use crate::registry::{lock, CallRecord, LiveCall, CLOSE_POLICY};
 use crate::AppState;
@@ -17,15 +17,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 use tympan_amd::AmdEvent;
+use tympan_call::{Action, BeepPolicy, Call, CallConfig, CallEvent, CallState, Prompt, Signal};
 
 /// Websocket close code sent to live calls when the server stops (RFC 6455 1001, going away).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// After the peer is gone, how long the call waits for its running actions (a hang-up
 /// request) before its record is closed.
 pub const ACTION_DRAIN: Duration = Duration::from_secs(15);
-/// Extra time allowed after a queued message's own length for the transport to confirm it
-/// played (Twilio's mark) before the call goes on anyway.
-pub const CONFIRM_GRACE: Duration = Duration::from_secs(5);
 
 /// One item from the peer, already decoded to PCM at the call's rate.
 #[derive(Debug)]
@@ -38,8 +36,10 @@ pub enum Inbound {
     PlaybackDone,
     /// Something the call does not need (keep-alives, metadata).
     Ignored,
-    /// The peer ended the stream (close, `stop`, AudioSocket hang-up, EOF).
+    /// The peer ended the stream (close, `stop`, EOF).
     End,
+    /// The peer hung up the call (AudioSocket 0x00).
+    RemoteHangup,
     /// The peer broke the protocol: close with this code and reason.
     Error(u16, String),
 }
@@ -106,7 +106,7 @@ pub struct CallStart {
 }
 
 enum Internal {
-    Played(PlayOutcome),
+    Played(u64, PlayOutcome),
     Action(Value),
 }
 
@@ -131,14 +131,11 @@ struct Session {
     state: Arc<AppState>,
     live: Arc<LiveCall>,
     call_id: String,
-    analyzer: Box<dyn CallAnalyzer>,
-    rate: u32,
-    samples: u64,
+    call: Call,
     started: Instant,
     fired_deadline: Option<u64>,
-    beep_seen: bool,
-    finished: bool,
-    buf: Vec<f32>,
+    /// The core's `call_end` messages, published once the record is closed.
+    end_msgs: Vec<Value>,
 }
 
 impl Session {
@@ -146,98 +143,89 @@ impl Session {
         self.started.elapsed().as_millis() as u64
     }
 
-    fn audio_ms(&self) -> u64 {
-        self.samples * 1000 / u64::from(self.rate)
-    }
-
     fn deadline(&self) -> Option<Instant> {
-        if self.finished {
-            return None;
-        }
-        self.analyzer
+        self.call
             .poll_timeout()
             .filter(|ms| Some(*ms) != self.fired_deadline)
             .map(|ms| self.started + Duration::from_millis(ms))
     }
 
-    fn on_timeout(&mut self) -> bool {
+    fn on_timeout(&mut self) {
         let now = self.clock_ms();
-        self.fired_deadline = self.analyzer.poll_timeout();
-        self.analyzer.handle_timeout(now);
-        self.drain()
+        self.fired_deadline = self.call.poll_timeout();
+        self.call.handle_timeout(now);
+        self.drain();
     }
 
-    /// Feed samples; true the first time a beep is seen.
-    fn push(&mut self, pcm: &[i16]) -> bool {
-        if pcm.is_empty() || self.finished {
-            return false;
-        }
-        self.buf.clear();
-        self.buf.extend(pcm.iter().map(|&s| f32::from(s) / 32768.0));
-        self.samples += pcm.len() as u64;
-        self.live.audio_ms.store(self.audio_ms(), Ordering::Relaxed);
-        let now = self.clock_ms();
-        let started = std::time::Instant::now();
-        self.analyzer.push(&self.buf, now);
-        self.state
-            .metrics
-            .frame_processed(pcm.len() as u64, started.elapsed());
-        self.drain()
-    }
-
-    fn finish(&mut self) {
-        if self.finished {
+    fn push(&mut self, pcm: &[i16]) {
+        if pcm.is_empty() {
             return;
         }
         let now = self.clock_ms();
-        self.analyzer.finish(now);
+        let t = std::time::Instant::now();
+        self.call.push_i16(pcm, now);
+        self.state
+            .metrics
+            .frame_processed(pcm.len() as u64, t.elapsed());
+        self.live
+            .audio_ms
+            .store(self.call.audio_ms(), Ordering::Relaxed);
         self.drain();
-        self.finished = true;
     }
 
-    fn drain(&mut self) -> bool {
-        let mut first_beep = false;
-        while let Some(ev) = self.analyzer.poll_event() {
-            let v = event_json(&self.call_id, &ev);
-            {
-                let mut r = lock(&self.live.record);
-                if let AmdEvent::Result { result, .. } = &ev {
-                    r.result = Some(result.clone());
-                }
-                if r.events.len() < MAX_EVENTS_PER_CALL {
-                    r.events.push(v.clone());
-                } else {
-                    r.events_dropped += 1;
-                }
-            }
-            if let AmdEvent::Result { .. } = &ev {
+    fn finish(&mut self) {
+        let now = self.clock_ms();
+        self.call.finish(now);
+        self.live
+            .audio_ms
+            .store(self.call.audio_ms(), Ordering::Relaxed);
+        self.drain();
+    }
+
+    /// Publish and record the core's events.
+    fn drain(&mut self) {
+        while let Some(ev) = self.call.poll_event() {
+            if let CallEvent::Amd(AmdEvent::Result { .. }) = &ev {
                 self.state
                     .metrics
-                    .decision(self.started.elapsed(), self.audio_ms());
+                    .decision(self.started.elapsed(), self.call.audio_ms());
             }
-            tracing::info!(event = ?ev, "amd event");
-            self.state.publish(&self.call_id, &v);
-            if matches!(ev, AmdEvent::Beep { .. }) {
-                // The Vonage sample's drop-in message, for clients written against it.
-                self.state.publish(
-                    &self.call_id,
-                    &json!({"uuids": [self.call_id], "beep_detected": true}),
-                );
-                if !self.beep_seen {
-                    self.beep_seen = true;
-                    first_beep = true;
+            tracing::info!(event = ?ev, "call event");
+            let msgs = ev.to_json(&self.call_id);
+            if let CallEvent::CallEnd { .. } = ev {
+                self.end_msgs.extend(msgs);
+                continue;
+            }
+            {
+                let mut r = lock(&self.live.record);
+                if let CallEvent::Amd(AmdEvent::Result { result, .. }) = &ev {
+                    r.result = Some(result.clone());
+                }
+                for m in &msgs {
+                    if m.get("type").is_none() {
+                        continue; // the drop-in beep message is not part of the record
+                    }
+                    if r.events.len() < MAX_EVENTS_PER_CALL {
+                        r.events.push(m.clone());
+                    } else {
+                        r.events_dropped += 1;
+                    }
                 }
             }
+            for m in &msgs {
+                self.state.publish(&self.call_id, m);
+            }
         }
-        first_beep
     }
 
+    /// Append to the call's action log (what the server did) and publish it as
+    /// `{"type": "action_done", ...}`.
     fn record_action(&self, action: Value) {
         lock(&self.live.record).actions.push(action.clone());
         let mut v = action;
         if let Some(o) = v.as_object_mut() {
             o.insert("call_id".into(), json!(self.call_id));
-            o.insert("type".into(), json!("action"));
+            o.insert("type".into(), json!("action_done"));
         }
         self.state.publish(&self.call_id, &v);
     }
@@ -248,6 +236,35 @@ fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The call core's configuration from the call's settings and the server defaults.
+pub fn call_config(
+    state: &AppState,
+    call_id: &str,
+    platform: &str,
+    rate: u32,
+    settings: &CallSettings,
+) -> Result<CallConfig, String> {
+    let amd = settings.amd_config(&state.config.amd, rate)?;
+    let on_beep: Option<BeepAction> = settings
+        .on_beep
+        .clone()
+        .or_else(|| state.config.on_beep.clone());
+    if let Some(a) = &on_beep {
+        crate::playback::check_action(a, &state.config.media_dir)?;
+    }
+    let mut cfg = CallConfig::new(call_id, platform, rate);
+    cfg.amd = Some(amd);
+    cfg.on_beep = on_beep.map(|a| BeepPolicy {
+        message: match (a.say, a.play_wav) {
+            (Some(text), _) => Some(Prompt::Say { text }),
+            (None, Some(path)) => Some(Prompt::File { path }),
+            (None, None) => None,
+        },
+        hangup: a.hangup,
+    });
+    Ok(cfg)
 }
 
 async fn run_inner<I: MediaIn, O: MediaOut>(
@@ -270,22 +287,11 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         )
         .await;
     }
-    let cfg = match settings.amd_config(&state.config.amd, rate) {
+    let call = match call_config(&state, &call_id, platform, rate, &settings)
+        .and_then(|cfg| state.factory.make(cfg).map_err(|e| e.to_string()))
+    {
         Ok(c) => c,
         Err(e) => return refuse(&out, CLOSE_POLICY, &e).await,
-    };
-    let on_beep: Option<BeepAction> = settings
-        .on_beep
-        .clone()
-        .or_else(|| state.config.on_beep.clone());
-    if let Some(a) = &on_beep {
-        if let Err(e) = crate::playback::check_action(a, &state.config.media_dir) {
-            return refuse(&out, CLOSE_POLICY, &e).await;
-        }
-    }
-    let analyzer = match (state.factory)(&cfg) {
-        Ok(a) => a,
-        Err(e) => return refuse(&out, CLOSE_POLICY, &e.to_string()).await,
     };
     let live = match state
         .calls
@@ -297,43 +303,34 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
             return refuse(&out, code, &reason).await;
         }
     };
-    state.publish(
-        &call_id,
-        &json!({"call_id": call_id, "type": "call_start", "at_ms": 0,
-                "platform": platform, "sample_rate": rate}),
-    );
     state.metrics.call_started();
-    tracing::info!(rate, on_beep = ?on_beep, "call started");
+    tracing::info!(rate, "call started");
     let mut s = Session {
         state: state.clone(),
         live,
         call_id,
-        analyzer,
-        rate,
-        samples: 0,
+        call,
         started: Instant::now(),
         fired_deadline: None,
-        beep_seen: false,
-        finished: false,
-        buf: Vec::new(),
+        end_msgs: Vec::new(),
     };
+    s.drain();
     let (itx, mut irx) = mpsc::channel::<Internal>(8);
     let mut outstanding = 0usize;
-    // A queued playback waiting for the platform's confirmation: (deadline, ms).
-    let mut confirm: Option<(Instant, u64)> = None;
-    let mut hangup_after_play = false;
+    // A playback handed to the platform, waiting for its confirmation (Twilio's mark).
+    let mut awaiting: Option<(u64, u64)> = None;
     let stall = state.config.media_stall_timeout();
     let mut last_in = Instant::now();
     let mut shutdown = state.shutdown.subscribe();
-    let mut peer_gone = false;
     loop {
+        run_actions(&state, &mut s, &out, &itx, &mut outstanding);
+        if s.call.state() == CallState::Ended {
+            break;
+        }
         let analyzer_deadline = s.deadline();
         let stall_deadline = last_in + stall;
-        let wake = min_deadline(
-            min_deadline(analyzer_deadline, Some(stall_deadline)),
-            confirm.map(|c| c.0),
-        )
-        .expect("the stall deadline is always set");
+        let wake = min_deadline(analyzer_deadline, Some(stall_deadline))
+            .expect("the stall deadline is always set");
         tokio::select! {
             biased;
             _ = crate::Shutdown::ending(&mut shutdown) => {
@@ -342,32 +339,31 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
             }
             _ = out.gone() => {
                 tracing::warn!("peer stopped reading (send timeout) or connection lost");
-                peer_gone = true;
                 break;
             }
             Some(msg) = irx.recv() => {
+                outstanding -= 1;
+                let now = s.clock_ms();
                 match msg {
-                    Internal::Played(outcome) => {
-                        outstanding -= 1;
-                        if let PlayOutcome::Queued { ms } = outcome {
-                            confirm = Some((Instant::now() + Duration::from_millis(ms) + CONFIRM_GRACE, ms));
-                            continue;
-                        }
-                        if let PlayOutcome::Interrupted { .. } = outcome {
-                            hangup_after_play = false;
+                    Internal::Played(id, outcome) => {
+                        match &outcome {
+                            PlayOutcome::Queued { ms } => {
+                                s.call.playback_started(id, *ms, now);
+                                awaiting = Some((id, *ms));
+                                continue;
+                            }
+                            PlayOutcome::Played { .. } => s.call.playback_finished(id, now),
+                            PlayOutcome::Interrupted { .. } => {
+                                s.call.playback_failed(id, "peer went away", now)
+                            }
+                            PlayOutcome::Failed(e) => s.call.playback_failed(id, e, now),
                         }
                         if let Some(v) = play_record(&outcome) {
                             s.record_action(v);
                         }
-                        if std::mem::take(&mut hangup_after_play) {
-                            outstanding += 1;
-                            spawn_hangup(&state, &out, itx.clone());
-                        }
+                        s.drain();
                     }
-                    Internal::Action(v) => {
-                        outstanding -= 1;
-                        s.record_action(v);
-                    }
+                    Internal::Action(v) => s.record_action(v),
                 }
             }
             r = tokio::time::timeout_at(wake, input.next()) => {
@@ -375,56 +371,47 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
                 let item = match r {
                     Ok(item) => item,
                     Err(_) => {
-                        if let Some((d, ms)) = confirm {
-                            if now >= d {
-                                confirm = None;
-                                s.record_action(json!({"action": "play", "ms": ms, "mark_received": false}));
-                                if std::mem::take(&mut hangup_after_play) {
-                                    outstanding += 1;
-                                    spawn_hangup(&state, &out, itx.clone());
-                                }
-                            }
-                        }
                         if now >= stall_deadline {
                             let reason = format!("no media for {} s (media_stall_timeout_s)", stall.as_secs());
                             tracing::warn!(%reason, "stalled");
                             out.close(CLOSE_POLICY, &reason).await;
                             break;
                         }
-                        if analyzer_deadline.is_some_and(|d| now >= d) && s.on_timeout() {
-                            start_action(&state, &s, &on_beep, &out, &itx, &mut outstanding, &mut hangup_after_play);
+                        if analyzer_deadline.is_some_and(|d| now >= d) {
+                            s.on_timeout();
                         }
                         continue;
                     }
                 };
                 last_in = now;
                 match item {
-                    Inbound::Audio(pcm) => {
-                        if s.push(&pcm) {
-                            start_action(&state, &s, &on_beep, &out, &itx, &mut outstanding, &mut hangup_after_play);
-                        }
-                    }
+                    Inbound::Audio(pcm) => s.push(&pcm),
                     Inbound::Dtmf(d) => {
-                        tracing::info!(digit = %d, "dtmf");
+                        let now = s.clock_ms();
+                        if let Err(e) = s.call.dtmf(d, now) {
+                            tracing::warn!(error = %e, "dtmf refused");
+                        }
+                        s.drain();
                     }
                     Inbound::PlaybackDone => {
-                        if let Some((_, ms)) = confirm.take() {
+                        if let Some((id, ms)) = awaiting.take() {
+                            let now = s.clock_ms();
                             s.record_action(json!({"action": "play", "ms": ms, "mark_received": true}));
-                            if std::mem::take(&mut hangup_after_play) {
-                                outstanding += 1;
-                                spawn_hangup(&state, &out, itx.clone());
-                            }
+                            s.call.playback_finished(id, now);
+                            s.drain();
                         }
                     }
                     Inbound::Ignored => {}
-                    Inbound::End => {
-                        peer_gone = true;
+                    Inbound::RemoteHangup => {
+                        let now = s.clock_ms();
+                        s.call.signal(Signal::RemoteHangup, now);
+                        s.drain();
                         break;
                     }
+                    Inbound::End => break,
                     Inbound::Error(code, reason) => {
                         tracing::warn!(code, %reason, "protocol error");
                         out.close(code, &reason).await;
-                        peer_gone = true;
                         break;
                     }
                 }
@@ -432,16 +419,14 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         }
     }
     s.finish();
-    let audio_ms = s.audio_ms();
-    if confirm.take().is_some() {
-        s.record_action(json!({"action": "play", "mark_received": false, "interrupted": true}));
+    if let Some((_, ms)) = awaiting.take() {
+        s.record_action(json!({"action": "play", "ms": ms, "mark_received": false}));
     }
-    tracing::debug!(peer_gone, "call loop done");
     // Let running actions (playback to a closed peer, a hang-up request) report.
     let drain_until = Instant::now() + ACTION_DRAIN;
     while outstanding > 0 {
         match tokio::time::timeout_at(drain_until, irx.recv()).await {
-            Ok(Some(Internal::Played(outcome))) => {
+            Ok(Some(Internal::Played(_, outcome))) => {
                 outstanding -= 1;
                 if let Some(v) = play_record(&outcome) {
                     s.record_action(v);
@@ -455,34 +440,74 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         }
     }
     state.calls.end(&s.live);
-    state.publish(
-        &s.call_id,
-        &json!({"call_id": s.call_id, "type": "call_end", "at_ms": audio_ms}),
-    );
-    tracing::info!(audio_ms, "call ended");
+    for m in std::mem::take(&mut s.end_msgs) {
+        state.publish(&s.call_id, &m);
+    }
+    tracing::info!(audio_ms = s.call.audio_ms(), "call ended");
 }
 
-fn start_action<O: MediaOut>(
+/// Carry out the core's pending actions: playbacks and hang-ups run in their own tasks and
+/// report back through `itx`.
+fn run_actions<O: MediaOut>(
     state: &Arc<AppState>,
-    s: &Session,
-    on_beep: &Option<BeepAction>,
+    s: &mut Session,
     out: &O,
     itx: &mpsc::Sender<Internal>,
     outstanding: &mut usize,
-    hangup_after_play: &mut bool,
 ) {
-    let Some(action) = on_beep.clone() else {
-        return;
-    };
-    *outstanding += 1;
-    *hangup_after_play = action.hangup;
+    while let Some(action) = s.call.poll_action() {
+        match action {
+            Action::Play { id, prompt } => {
+                *outstanding += 1;
+                spawn_play(
+                    state,
+                    s.call.config().sample_rate,
+                    id,
+                    prompt,
+                    out,
+                    itx.clone(),
+                );
+            }
+            Action::Hangup { reason } => {
+                *outstanding += 1;
+                tracing::info!(%reason, "hanging up");
+                spawn_hangup(state, out, itx.clone());
+            }
+            Action::StopPlayback { id } => {
+                s.record_action(json!({"action": "stop_playback", "id": id,
+                                       "error": "not supported by this transport"}));
+            }
+            Action::SendDtmf { digits } => {
+                s.record_action(json!({"action": "send_dtmf", "digits": digits,
+                                       "error": "not supported by this transport"}));
+            }
+        }
+    }
+}
+
+fn spawn_play<O: MediaOut>(
+    state: &Arc<AppState>,
+    rate: u32,
+    id: u64,
+    prompt: Prompt,
+    out: &O,
+    itx: mpsc::Sender<Internal>,
+) {
     let state = state.clone();
     let out = out.clone();
-    let itx = itx.clone();
-    let rate = s.rate;
+    let action = match prompt {
+        Prompt::Say { text } => BeepAction {
+            say: Some(text),
+            ..Default::default()
+        },
+        Prompt::File { path } => BeepAction {
+            play_wav: Some(path),
+            ..Default::default()
+        },
+    };
     tokio::spawn(
         async move {
-            let pcm = match crate::playback::render(
+            let outcome = match crate::playback::render(
                 &action,
                 rate,
                 &state.config.espeak,
@@ -490,19 +515,14 @@ fn start_action<O: MediaOut>(
             )
             .await
             {
-                Ok(p) => p,
+                Ok(pcm) if pcm.is_empty() => PlayOutcome::Failed("the message is empty".into()),
+                Ok(pcm) => out.play(pcm).await,
                 Err(e) => {
-                    tracing::warn!(error = %e, "on_beep message not rendered");
-                    let _ = itx.send(Internal::Played(PlayOutcome::Failed(e))).await;
-                    return;
+                    tracing::warn!(error = %e, "message not rendered");
+                    PlayOutcome::Failed(e)
                 }
             };
-            let outcome = if pcm.is_empty() {
-                PlayOutcome::Played { frames: 0, ms: 0 }
-            } else {
-                out.play(pcm).await
-            };
-            let _ = itx.send(Internal::Played(outcome)).await;
+            let _ = itx.send(Internal::Played(id, outcome)).await;
         }
         .in_current_span(),
     );

@@ -14,6 +14,7 @@
 //! data_dir = "tympan-data"                  # the API token file (and, later, the database)
 //! api_tokens = ["..."]                      # bearer tokens for the control routes
 //! control_listen = "127.0.0.1:8081"         # control routes on their own listener
+//! audiosocket_listen = "127.0.0.1:9092"     # Asterisk AudioSocket (TCP) calls
 //!
 //! [amd]                                     # tympan_amd::AmdConfig defaults for every call
 //! mode = "detect_message_end"
@@ -89,6 +90,8 @@ pub struct ServerConfig {
     /// When set, the control routes (`/v1/calls…`, `/v1/events`) are served on this address
     /// only, not on `listen`.
     pub control_listen: Option<String>,
+    /// When set, Asterisk AudioSocket (TCP) calls are accepted on this address.
+    pub audiosocket_listen: Option<String>,
     /// Default AMD configuration; `sample_rate` is always taken from the stream.
     pub amd: AmdConfig,
     /// Model file from `tympan amd train`. When set, every call also classifies its VAD clips
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             api_tokens: Vec::new(),
             control_listen: None,
+            audiosocket_listen: None,
             amd: AmdConfig::default(),
             amd_model: None,
             vonage: VonageConfig::default(),

@@ -200,6 +200,8 @@ pub struct Listeners {
     pub main: TcpListener,
     /// The control routes' own listener (`control_listen`).
     pub control: Option<TcpListener>,
+    /// Asterisk AudioSocket (TCP) connections (`audiosocket_listen`).
+    pub audiosocket: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -216,7 +218,15 @@ impl Listeners {
             Some(a) => Some(TcpListener::bind(a).await.map_err(with(a))?),
             None => None,
         };
-        Ok(Listeners { main, control })
+        let audiosocket = match &config.audiosocket_listen {
+            Some(a) => Some(TcpListener::bind(a).await.map_err(with(a))?),
+            None => None,
+        };
+        Ok(Listeners {
+            main,
+            control,
+            audiosocket,
+        })
     }
 }
 
@@ -257,6 +267,14 @@ pub async fn run(
         let control = control_router(state.clone());
         let stop = stopped();
         servers.spawn(async move { axum::serve(l, control).with_graceful_shutdown(stop).await });
+    }
+    if let Some(l) = listeners.audiosocket {
+        let stop = stopped();
+        let st = state.clone();
+        servers.spawn(async move {
+            transport::audiosocket::serve(l, st, stop).await;
+            Ok(())
+        });
     }
     tokio::select! {
         _ = shutdown => {}

@@ -215,6 +215,7 @@ async fn control_listen_serves_the_control_routes_alone() {
         Listeners {
             main,
             control: Some(control),
+            audiosocket: None,
         },
         state,
         async move {
@@ -364,6 +365,7 @@ async fn shutdown_stops_accepting_then_closes_calls_after_the_grace_period() {
         Listeners {
             main: listener,
             control: None,
+            audiosocket: None,
         },
         Arc::clone(&state),
         async move {

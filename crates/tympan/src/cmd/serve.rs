@@ -16,6 +16,9 @@ pub struct ServeArgs {
     /// generated API token file `api-token`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Accept Asterisk AudioSocket (TCP) calls on this address (or `audiosocket_listen`).
+    #[arg(long)]
+    pub audiosocket_listen: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -33,6 +36,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     if let Some(l) = args.listen {
         config.listen = l;
+    }
+    if let Some(a) = args.audiosocket_listen {
+        config.audiosocket_listen = Some(a);
     }
     if let Some(d) = args.data_dir {
         config.data_dir = d;
@@ -54,16 +60,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(token_file = %p.display(), "control routes: created a bearer token")
         }
     }
-    let model = match &config.amd_model {
-        Some(p) => {
-            let m = super::amd_train::load_model(p)?;
-            tracing::info!(model = %p.display(), classifier = m.card.classifier.kind(),
-                labels = ?m.card.label_names, "clip advice on");
-            Some(m)
-        }
-        None => None,
-    };
-    let factory = tympan_server::analyzer::amd_factory_with_model(model);
+    let factory =
+        tympan_server::analyzer::factory_from_config(&config).map_err(anyhow::Error::msg)?;
+    if let Some(m) = &factory.amd_model {
+        tracing::info!(classifier = m.card.classifier.kind(), labels = ?m.card.label_names,
+            "clip advice on");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,6 +77,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(addr = %listeners.main.local_addr()?, "tympan serve listening");
         if let Some(c) = &listeners.control {
             tracing::info!(addr = %c.local_addr()?, "control routes listening");
+        }
+        if let Some(a) = &listeners.audiosocket {
+            tracing::info!(addr = %a.local_addr()?, "audiosocket listening");
         }
         let state = tympan_server::AppState::with_tokens(config, factory, tokens);
         tympan_server::run(listeners, state, tympan_server::shutdown_signal())
