@@ -319,6 +319,8 @@ mod tests {
             let e = ServerConfig::from_toml(text).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");
         }
+        let e = ServerConfig::from_toml("[amd]\nspeach_threshold_ms = 1\n").unwrap_err();
+        assert!(e.contains("speach_threshold_ms"), "{e}");
         let e = ServerConfig::from_json(r#"{"vonage":{"api":"x"}}"#).unwrap_err();
         assert!(e.contains("api"), "{e}");
     }
