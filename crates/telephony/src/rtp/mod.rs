@@ -8,6 +8,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod jitter;
 pub mod packet;
 pub mod sender;
 
