@@ -10,6 +10,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod packet;
+pub mod rtcp;
 pub mod sender;
 
 pub use g711::{decode_payload, encode_payload};
