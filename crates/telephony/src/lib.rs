@@ -4,6 +4,8 @@
 //! Nothing here reads a clock or touches a socket: inputs are bytes, parsed messages and the
 //! shell's `now_ms`; outputs are messages to send, events and the next timer deadline.
 
+pub mod dialog;
+pub mod digest;
 pub mod sdp;
 pub mod sip;
 pub mod transaction;
