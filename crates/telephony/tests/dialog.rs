@@ -857,3 +857,87 @@ fn out_of_dialog_options_and_unknown_methods() {
     assert!(e.to_string().contains("Via"), "{e}");
     assert!(parse_datagram(&r.to_bytes()).is_ok());
 }
+
+#[test]
+fn refer_blind_transfer_with_notify_sipfrag() {
+    let mut n = Net::new();
+    let call = n.a.invite(outbound(None), 0).unwrap();
+    n.pump();
+    let inbound = n.incoming();
+    n.b.accept(inbound, media(50000), 0).unwrap();
+    n.pump();
+    n.a.refer(call, Uri::parse("sip:carol@127.0.0.1:5090").unwrap(), 100)
+        .unwrap();
+    n.pump();
+    let refer = &sent(&n, A, "REFER 2")[0].msg;
+    assert_eq!(
+        refer.header_values("Refer-To").next(),
+        Some("<sip:carol@127.0.0.1:5090>")
+    );
+    assert_eq!(sent(&n, B, "202 REFER").len(), 1);
+    assert_eq!(
+        n.ev_b.last().unwrap(),
+        &(
+            inbound,
+            DialogEvent::TransferRequested {
+                refer_to: "sip:carol@127.0.0.1:5090".into()
+            }
+        )
+    );
+    assert_eq!(
+        n.ev_a.last().unwrap(),
+        &(call, DialogEvent::TransferAccepted)
+    );
+    n.b.notify_transfer(inbound, 100, "Trying", 200).unwrap();
+    n.pump();
+    n.b.notify_transfer(inbound, 200, "OK", 300).unwrap();
+    n.pump();
+    let notifies = sent(&n, B, "NOTIFY 1");
+    assert_eq!(notifies[0].msg.header_values("Event").next(), Some("refer"));
+    assert_eq!(
+        notifies[0].msg.header_values("Subscription-State").next(),
+        Some("active;expires=60")
+    );
+    assert_eq!(notifies[0].msg.body, b"SIP/2.0 100 Trying\r\n");
+    let last = &sent(&n, B, "NOTIFY 2")[0].msg;
+    assert!(last
+        .header_values("Subscription-State")
+        .next()
+        .unwrap()
+        .starts_with("terminated"));
+    assert_eq!(sent(&n, A, "200 NOTIFY").len(), 2);
+    let progress: Vec<&DialogEvent> = n
+        .ev_a
+        .iter()
+        .filter(|(c, e)| *c == call && matches!(e, DialogEvent::TransferProgress { .. }))
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            &DialogEvent::TransferProgress {
+                code: 100,
+                reason: "Trying".into(),
+                done: false
+            },
+            &DialogEvent::TransferProgress {
+                code: 200,
+                reason: "OK".into(),
+                done: true
+            }
+        ]
+    );
+    // A NOTIFY for another event package is refused with 489.
+    let mut a_req = Message::response_to(&sent(&n, B, "NOTIFY 2")[0].msg, 200, "x");
+    a_req.start = sent(&n, B, "NOTIFY 2")[0].msg.start.clone();
+    a_req.cseq.seq = 4;
+    a_req.via[0].params[0].value = Some("z9hG4bKother".into());
+    a_req.other = vec![Header {
+        name: "Event".into(),
+        value: "presence".into(),
+    }];
+    n.a.handle_datagram(&a_req.to_bytes(), addr(B), Transport::Udp, 400)
+        .unwrap();
+    let r = n.a.poll_transmit().unwrap().message;
+    assert_eq!(r.response().unwrap().code, 489);
+}

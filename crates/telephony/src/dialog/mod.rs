@@ -1,12 +1,19 @@
 //! SIP dialogs (RFC 3261 §12-§15) for a user agent, sans I/O: [`UserAgent`] composes the
 //! transaction layer with INVITE dialogs as UAS and UAC (provisional responses, early
 //! media, 2xx retransmission until ACK, route sets, CSeq and tags, CANCEL, BYE, OPTIONS,
-//! re-INVITE hold, one digest retry on 401/407).
+//! re-INVITE hold, one digest retry on 401/407), REGISTER as a client with refresh, and
+//! REFER blind transfer.
 
 mod random;
+mod register;
+mod transfer;
 mod ua;
 
 pub use random::{Random, SplitMix64};
+pub use register::{
+    RegEvent, RegId, Registration, RegistrationRequest, REFRESH_MARGIN_MS, REGISTER_RETRY_MS,
+};
+pub use transfer::REFER_SUBSCRIPTION_S;
 pub use ua::{
     CallId, Dialog, DialogEvent, DialogState, IncomingCall, OutboundCall, Role, UaConfig, UaError,
     UserAgent, ACCEPT, ALLOW, SUPPORTED, TOKEN_HEX,

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use thiserror::Error;
 
 use super::random::Random;
+use super::register::{RegEvent, RegId, Registration};
 use crate::digest::{authorize, select_challenge, Credentials};
 use crate::sdp::{self, Direction, LocalMedia, Negotiated, SdpError};
 use crate::sip::{
@@ -17,7 +18,7 @@ use crate::transaction::{
 };
 
 /// Methods we answer, for `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY";
 /// Body types we accept, for `Accept`.
 pub const ACCEPT: &str = "application/sdp";
 /// Option tags we support in `Require` (none: 420 for any).
@@ -92,6 +93,30 @@ pub enum DialogEvent {
     Hold(Negotiated),
     /// The remote side took us off hold.
     Unhold(Negotiated),
+    /// The other side asks us to call `refer_to` (REFER answered 202); report progress
+    /// with [`UserAgent::notify_transfer`].
+    TransferRequested {
+        /// The Refer-To URI as written.
+        refer_to: String,
+    },
+    /// Our REFER was accepted (2xx).
+    TransferAccepted,
+    /// Our REFER was refused or timed out.
+    TransferFailed {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// A NOTIFY about our REFER: the status line of the transfer target's response.
+    TransferProgress {
+        /// Status code in the sipfrag.
+        code: u16,
+        /// Reason in the sipfrag.
+        reason: String,
+        /// The subscription ended (final status).
+        done: bool,
+    },
     /// An in-dialog INFO (answered 200): DTMF fall-back `application/dtmf-relay` etc.
     Info {
         /// Its Content-Type.
@@ -210,10 +235,13 @@ pub struct Dialog {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
     Invite,
     Bye,
     Cancel,
+    Refer,
+    Notify,
+    Register,
 }
 
 /// A SIP user agent: transactions and dialogs, sans I/O. Feed datagrams with
@@ -221,15 +249,17 @@ enum Purpose {
 /// messages to send from [`UserAgent::poll_transmit`], events from
 /// [`UserAgent::poll_event`] and the next deadline from [`UserAgent::poll_timeout`].
 pub struct UserAgent {
-    cfg: UaConfig,
-    rng: Box<dyn Random + Send>,
-    tl: TransactionLayer,
-    dialogs: HashMap<CallId, Dialog>,
+    pub(super) cfg: UaConfig,
+    pub(super) rng: Box<dyn Random + Send>,
+    pub(super) tl: TransactionLayer,
+    pub(super) dialogs: HashMap<CallId, Dialog>,
     by_key: HashMap<(String, String), CallId>,
-    by_tx: HashMap<TxId, (CallId, Purpose)>,
+    pub(super) by_tx: HashMap<TxId, (CallId, Purpose)>,
     events: VecDeque<(CallId, DialogEvent)>,
     source: Option<SocketAddr>,
     next_call: u64,
+    pub(super) regs: HashMap<RegId, Registration>,
+    pub(super) reg_events: VecDeque<(RegId, RegEvent)>,
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -249,7 +279,7 @@ fn transport_token(t: Transport) -> &'static str {
 
 /// The address of a URI whose host is an IP literal (port 5060 by default), else
 /// `fallback` (no DNS here: RFC 3263 resolution is the shell's).
-fn resolve(uri: &Uri, fallback: SocketAddr) -> SocketAddr {
+pub(super) fn resolve(uri: &Uri, fallback: SocketAddr) -> SocketAddr {
     let Some(u) = uri.as_sip() else {
         return fallback;
     };
@@ -267,6 +297,9 @@ fn reason_for(code: u16) -> &'static str {
         180 => "Ringing",
         183 => "Session Progress",
         200 => "OK",
+        202 => "Accepted",
+        423 => "Interval Too Brief",
+        489 => "Bad Event",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -300,6 +333,8 @@ impl UserAgent {
             events: VecDeque::new(),
             source: None,
             next_call: 0,
+            regs: HashMap::new(),
+            reg_events: VecDeque::new(),
         }
     }
 
@@ -359,6 +394,7 @@ impl UserAgent {
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.tl.handle_timeout(now_ms);
         self.process(now_ms);
+        self.registration_timers(now_ms);
         let due: Vec<CallId> = self
             .dialogs
             .iter()
@@ -408,6 +444,7 @@ impl UserAgent {
             .dialogs
             .values()
             .filter_map(|d| d.pending_2xx.as_ref().map(|p| p.next_at))
+            .chain(self.regs.values().filter_map(|r| r.next_at()))
             .min();
         match (self.tl.poll_timeout(), d) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -569,7 +606,7 @@ impl UserAgent {
     }
 
     /// A response within dialog `d`: our To tag, Contact and Allow.
-    fn response(&self, req: &Message, code: u16, d: &Dialog) -> Message {
+    pub(super) fn response(&self, req: &Message, code: u16, d: &Dialog) -> Message {
         let mut r = Message::response_to(req, code, reason_for(code));
         if let Some(tag) = d.local.tag() {
             r.to.set_tag(tag);
@@ -708,7 +745,7 @@ impl UserAgent {
 
     // ----- message building -----
 
-    fn contact(&self) -> NameAddr {
+    pub(super) fn contact(&self) -> NameAddr {
         let mut u = SipUri::new(
             host_of(self.cfg.local_addr.ip()),
             Some(self.cfg.local_addr.port()),
@@ -723,7 +760,7 @@ impl UserAgent {
         NameAddr::new(Uri::Sip(u))
     }
 
-    fn via(&mut self) -> Via {
+    pub(super) fn via(&mut self) -> Via {
         let branch = format!("z9hG4bK{}", self.rng.hex(TOKEN_HEX));
         let mut v = Via::new(
             transport_token(self.cfg.transport),
@@ -735,7 +772,7 @@ impl UserAgent {
         v
     }
 
-    fn new_request(
+    pub(super) fn new_request(
         &mut self,
         method: Method,
         uri: Uri,
@@ -766,7 +803,11 @@ impl UserAgent {
 
     /// A request within the dialog (§12.2.1.1): Request-URI the remote target, Route the
     /// route set (loose routing), CSeq ours + 1; sent to the first route or the target.
-    fn in_dialog_request(&mut self, d: &mut Dialog, method: Method) -> (Message, SocketAddr) {
+    pub(super) fn in_dialog_request(
+        &mut self,
+        d: &mut Dialog,
+        method: Method,
+    ) -> (Message, SocketAddr) {
         d.local_cseq += 1;
         let mut m = self.new_request(
             method,
@@ -784,7 +825,7 @@ impl UserAgent {
         (m, dest)
     }
 
-    fn alloc(&mut self) -> CallId {
+    pub(super) fn alloc(&mut self) -> CallId {
         self.next_call += 1;
         CallId(self.next_call)
     }
@@ -796,13 +837,13 @@ impl UserAgent {
         }
     }
 
-    fn emit(&mut self, call: CallId, e: DialogEvent) {
+    pub(super) fn emit(&mut self, call: CallId, e: DialogEvent) {
         self.events.push_back((call, e));
     }
 
     // ----- event processing -----
 
-    fn process(&mut self, now_ms: u64) {
+    pub(super) fn process(&mut self, now_ms: u64) {
         while let Some(ev) = self.tl.poll_event() {
             match ev {
                 TxEvent::Request {
@@ -813,7 +854,7 @@ impl UserAgent {
                 TxEvent::Response { tx, message } => self.on_response(tx, message, now_ms),
                 TxEvent::Ack { message, .. } => self.on_ack(message),
                 TxEvent::StrayResponse { message } => self.on_stray(message),
-                TxEvent::Timeout { tx } => self.on_timeout(tx),
+                TxEvent::Timeout { tx } => self.on_timeout(tx, now_ms),
                 TxEvent::Terminated { tx } => {
                     self.by_tx.remove(&tx);
                 }
@@ -821,7 +862,7 @@ impl UserAgent {
         }
     }
 
-    fn reply(&mut self, tx: TxId, req: &Message, code: u16, now_ms: u64) {
+    pub(super) fn reply(&mut self, tx: TxId, req: &Message, code: u16, now_ms: u64) {
         let mut r = Message::response_to(req, code, reason_for(code));
         if r.to.tag().is_none() {
             r.to.set_tag(&self.rng.hex(TOKEN_HEX));
@@ -994,6 +1035,8 @@ impl UserAgent {
             }
             Method::Invite => self.reinvite(call, tx, m, now_ms),
             Method::Options => self.reply(tx, &m, 200, now_ms),
+            Method::Refer => self.incoming_refer(call, tx, &m, now_ms),
+            Method::Notify => self.incoming_notify(call, tx, &m, now_ms),
             Method::Info => {
                 self.reply(tx, &m, 200, now_ms);
                 self.emit(
@@ -1105,7 +1148,7 @@ impl UserAgent {
         }
     }
 
-    fn on_timeout(&mut self, tx: TxId) {
+    fn on_timeout(&mut self, tx: TxId, now_ms: u64) {
         let Some(&(call, purpose)) = self.by_tx.get(&tx) else {
             return;
         };
@@ -1130,7 +1173,15 @@ impl UserAgent {
                 self.end(call);
                 self.emit(call, DialogEvent::Terminated { by_remote: false });
             }
-            Purpose::Cancel => {}
+            Purpose::Cancel | Purpose::Notify => {}
+            Purpose::Refer => self.emit(
+                call,
+                DialogEvent::TransferFailed {
+                    code: 408,
+                    reason: "Request Timeout".into(),
+                },
+            ),
+            Purpose::Register => self.register_timeout(tx, now_ms),
         }
     }
 
@@ -1140,7 +1191,9 @@ impl UserAgent {
         };
         let code = m.response().map_or(0, |r| r.code);
         match purpose {
-            Purpose::Cancel => {}
+            Purpose::Cancel | Purpose::Notify => {}
+            Purpose::Refer => self.refer_response(call, &m, code),
+            Purpose::Register => self.register_response(tx, &m, code, now_ms),
             Purpose::Bye => {
                 if code >= 200 {
                     self.end(call);
