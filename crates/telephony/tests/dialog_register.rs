@@ -254,3 +254,98 @@ fn wrong_password_fails_after_one_retry() {
         )]
     );
 }
+
+#[test]
+fn our_client_registers_to_our_registrar() {
+    let (mut client, _, id, mut ev) = setup(3600, 10_000_000);
+    // Discard the REGISTER sent by setup towards the simulated registrar; use a real UA.
+    while client.poll_transmit().is_some() {}
+    let mut server_ua = UserAgent::new(
+        UaConfig {
+            local_addr: addr(REGISTRAR),
+            transport: Transport::Udp,
+            contact_user: "reg".into(),
+        },
+        Box::new(SplitMix64(13)),
+    );
+    let mut auth = DigestServer::new("reg.example");
+    auth.add_user("tympan", "pw");
+    server_ua.set_registrar(auth);
+    // The setup REGISTER was lost: Timer E retransmits it at 500 ms.
+    client.handle_timeout(500);
+    let codes = shuttle(&mut client, &mut server_ua, 500);
+    while let Some((_, e)) = client.poll_registration_event() {
+        ev.push((500, e));
+    }
+    assert_eq!(codes, [401, 200]);
+    assert_eq!(ev, [(500, RegEvent::Registered { expires_s: 3600 })]);
+    let contacts = server_ua.lookup("tympan", 1_000);
+    assert_eq!(
+        contacts.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+        ["sip:tympan@127.0.0.1:5060"]
+    );
+    assert!(server_ua.lookup("tympan", 500 + 3_600_000).is_empty());
+    // Unregister removes the binding.
+    client.unregister(id, 2_000).unwrap();
+    assert_eq!(shuttle(&mut client, &mut server_ua, 2_000), [200]);
+    assert_eq!(
+        client.poll_registration_event().unwrap().1,
+        RegEvent::Unregistered
+    );
+    assert!(server_ua.lookup("tympan", 2_001).is_empty());
+    // Someone else's address of record is refused with 403 even with valid credentials.
+    let mut other = UserAgent::new(
+        UaConfig {
+            local_addr: addr("127.0.0.1:5060"),
+            transport: Transport::Udp,
+            contact_user: "x".into(),
+        },
+        Box::new(SplitMix64(14)),
+    );
+    other
+        .register(
+            RegistrationRequest {
+                registrar: Uri::parse("sip:reg.example").unwrap(),
+                aor: NameAddr::new(Uri::parse("sip:boss@reg.example").unwrap()),
+                dest: addr(REGISTRAR),
+                expires_s: 60,
+                credentials: Some(Credentials {
+                    username: "tympan".into(),
+                    password: "pw".into(),
+                }),
+            },
+            3_000,
+        )
+        .unwrap();
+    assert_eq!(shuttle(&mut other, &mut server_ua, 3_000), [401, 403]);
+    assert!(server_ua.lookup("boss", 3_001).is_empty());
+}
+
+/// Moves messages both ways until quiet; returns the server's status codes.
+fn shuttle(client: &mut UserAgent, server: &mut UserAgent, now: u64) -> Vec<u16> {
+    let mut codes = Vec::new();
+    loop {
+        let mut moved = false;
+        while let Some(t) = client.poll_transmit() {
+            moved = true;
+            server
+                .handle_datagram(
+                    &t.message.to_bytes(),
+                    addr("127.0.0.1:5060"),
+                    Transport::Udp,
+                    now,
+                )
+                .unwrap();
+        }
+        while let Some(t) = server.poll_transmit() {
+            moved = true;
+            codes.push(t.message.response().unwrap().code);
+            client
+                .handle_datagram(&t.message.to_bytes(), addr(REGISTRAR), Transport::Udp, now)
+                .unwrap();
+        }
+        if !moved {
+            return codes;
+        }
+    }
+}

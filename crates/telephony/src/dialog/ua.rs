@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use super::random::Random;
 use super::register::{RegEvent, RegId, Registration};
+use super::registrar::Registrar;
 use crate::digest::{authorize, select_challenge, Credentials};
 use crate::sdp::{self, Direction, LocalMedia, Negotiated, SdpError};
 use crate::sip::{
@@ -260,6 +261,7 @@ pub struct UserAgent {
     next_call: u64,
     pub(super) regs: HashMap<RegId, Registration>,
     pub(super) reg_events: VecDeque<(RegId, RegEvent)>,
+    pub(super) registrar: Option<Registrar>,
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -335,6 +337,7 @@ impl UserAgent {
             next_call: 0,
             regs: HashMap::new(),
             reg_events: VecDeque::new(),
+            registrar: None,
         }
     }
 
@@ -898,6 +901,7 @@ impl UserAgent {
         match method {
             Method::Invite => self.new_invite(tx, m, now_ms),
             Method::Options => self.reply(tx, &m, 200, now_ms),
+            Method::Register if self.registrar.is_some() => self.incoming_register(tx, &m, now_ms),
             Method::Bye | Method::Info | Method::Prack | Method::Update => {
                 self.reply(tx, &m, 481, now_ms)
             }
