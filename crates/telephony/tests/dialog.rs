@@ -941,3 +941,93 @@ fn refer_blind_transfer_with_notify_sipfrag() {
     let r = n.a.poll_transmit().unwrap().message;
     assert_eq!(r.response().unwrap().code, 489);
 }
+
+fn answered_call(n: &mut Net) -> (CallId, CallId) {
+    let call = n.a.invite(outbound(None), 0).unwrap();
+    n.pump();
+    let inbound = n.incoming();
+    n.b.accept(inbound, media(50000), 0).unwrap();
+    n.pump();
+    (call, inbound)
+}
+
+#[test]
+fn our_reinvite_holds_and_resumes_both_ways_and_glare_gives_491() {
+    let mut n = Net::new();
+    let (call, inbound) = answered_call(&mut n);
+    // A holds B; B's first 200 is lost and retransmitted.
+    let mut lost = false;
+    n.filter = Box::new(move |_, _, m| {
+        if line(m) == "200 INVITE" && m.cseq.seq == 2 && !lost {
+            lost = true;
+            return false;
+        }
+        true
+    });
+    n.a.reoffer(call, Direction::SendOnly, 1_000).unwrap();
+    n.now = 1_000;
+    n.run_until(10_000);
+    assert!(matches!(
+        n.ev_b.last().unwrap(),
+        (c, DialogEvent::Hold(neg)) if *c == inbound && neg.direction == Direction::RecvOnly
+    ));
+    assert!(matches!(
+        n.ev_a.last().unwrap(),
+        (c, DialogEvent::Reoffered(neg)) if *c == call && neg.direction == Direction::SendOnly
+    ));
+    let invite = &sent(&n, A, "INVITE 2")[0].msg;
+    assert!(String::from_utf8_lossy(&invite.body).contains("a=sendonly"));
+    assert_eq!(
+        sent(&n, B, "200 INVITE").len(),
+        3,
+        "first 200, lost re-INVITE 200, again"
+    );
+    assert_eq!(sent(&n, A, "ACK 2").len(), 1);
+    // Resume.
+    n.a.reoffer(call, Direction::SendRecv, 20_000).unwrap();
+    n.now = 20_000;
+    n.run_until(30_000);
+    assert!(matches!(
+        n.ev_b.last().unwrap(),
+        (_, DialogEvent::Unhold(_))
+    ));
+    assert!(matches!(
+        n.ev_a.last().unwrap(),
+        (_, DialogEvent::Reoffered(neg)) if neg.direction == Direction::SendRecv
+    ));
+    // B (the UAS) holds A.
+    n.b.reoffer(inbound, Direction::Inactive, 31_000).unwrap();
+    n.now = 31_000;
+    n.run_until(40_000);
+    assert!(matches!(
+        n.ev_a.last().unwrap(),
+        (c, DialogEvent::Hold(neg)) if *c == call && neg.direction == Direction::Inactive
+    ));
+    assert!(sent(&n, B, "INVITE 1").len() == 1 && sent(&n, A, "200 INVITE").len() == 1);
+    // Both re-INVITE at once: each answers the other 491 (§14.1).
+    n.a.reoffer(call, Direction::SendRecv, 41_000).unwrap();
+    n.b.reoffer(inbound, Direction::SendRecv, 41_000).unwrap();
+    n.now = 41_000;
+    n.pump();
+    let fail = DialogEvent::ReofferFailed {
+        code: 491,
+        reason: "Request Pending".into(),
+    };
+    assert_eq!(n.ev_a.last().unwrap(), &(call, fail.clone()));
+    assert_eq!(n.ev_b.last().unwrap(), &(inbound, fail));
+    // And the dialog is still usable: a retry succeeds.
+    let b_events = n.ev_b.len();
+    n.a.reoffer(call, Direction::SendRecv, 45_000).unwrap();
+    n.now = 45_000;
+    n.run_until(50_000);
+    assert!(matches!(
+        n.ev_a.last().unwrap(),
+        (_, DialogEvent::Reoffered(_))
+    ));
+    // B was not on hold (it held A), so no event there; its answer is sendrecv.
+    assert_eq!(n.ev_b.len(), b_events);
+    let ok = &n.log.last().unwrap().msg;
+    assert_eq!(line(ok), "ACK 5");
+    let ok = &sent(&n, B, "200 INVITE").last().unwrap().msg;
+    assert!(String::from_utf8_lossy(&ok.body).contains("a=sendrecv"));
+}

@@ -7,6 +7,7 @@
 mod random;
 mod register;
 mod registrar;
+mod reoffer;
 mod transfer;
 mod ua;
 

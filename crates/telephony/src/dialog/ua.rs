@@ -94,6 +94,16 @@ pub enum DialogEvent {
     Hold(Negotiated),
     /// The remote side took us off hold.
     Unhold(Negotiated),
+    /// Our re-INVITE ([`UserAgent::reoffer`]) was answered: the new media state.
+    Reoffered(Negotiated),
+    /// Our re-INVITE was refused (491 glare, 488...) or timed out; the dialog goes on with
+    /// the previous media.
+    ReofferFailed {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
     /// The other side asks us to call `refer_to` (REFER answered 202); report progress
     /// with [`UserAgent::notify_transfer`].
     TransferRequested {
@@ -180,7 +190,7 @@ pub struct OutboundCall {
 
 /// 2xx retransmission state of a UAS (RFC 3261 §13.3.1.4).
 #[derive(Debug, Clone)]
-struct Pending2xx {
+pub(super) struct Pending2xx {
     response: Message,
     next_at: u64,
     interval: u64,
@@ -224,14 +234,15 @@ pub struct Dialog {
     invite_tx: Option<TxId>,
     final_sent: bool,
     answer: Option<Vec<u8>>,
-    pending_2xx: Option<Pending2xx>,
+    pub(super) pending_2xx: Option<Pending2xx>,
     reinvite_tx: Option<TxId>,
+    pub(super) reoffer_tx: Option<TxId>,
     credentials: Option<Credentials>,
     auth_tried: bool,
     provisional_seen: bool,
     cancel_pending: bool,
     cancelled: bool,
-    ack: Option<(Message, SocketAddr)>,
+    pub(super) ack: Option<(Message, SocketAddr)>,
     early_sdp: Option<Vec<u8>>,
 }
 
@@ -241,6 +252,7 @@ pub(super) enum Purpose {
     Bye,
     Cancel,
     Refer,
+    Reoffer,
     Notify,
     Register,
 }
@@ -302,6 +314,7 @@ fn reason_for(code: u16) -> &'static str {
         202 => "Accepted",
         423 => "Interval Too Brief",
         489 => "Bad Event",
+        491 => "Request Pending",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -679,6 +692,7 @@ impl UserAgent {
                 answer: None,
                 pending_2xx: None,
                 reinvite_tx: None,
+                reoffer_tx: None,
                 credentials: call.credentials,
                 auth_tried: false,
                 provisional_seen: false,
@@ -733,7 +747,7 @@ impl UserAgent {
         Ok(())
     }
 
-    fn send_bye(&mut self, call: CallId, now_ms: u64) -> Result<(), UaError> {
+    pub(super) fn send_bye(&mut self, call: CallId, now_ms: u64) -> Result<(), UaError> {
         let mut d = self.dialogs.remove(&call).ok_or(UaError::NoCall(call))?;
         d.pending_2xx = None;
         d.state = DialogState::Terminated;
@@ -975,6 +989,7 @@ impl UserAgent {
                 answer: None,
                 pending_2xx: None,
                 reinvite_tx: None,
+                reoffer_tx: None,
                 credentials: None,
                 auth_tried: false,
                 provisional_seen: false,
@@ -1058,6 +1073,12 @@ impl UserAgent {
 
     fn reinvite(&mut self, call: CallId, tx: TxId, m: Message, now_ms: u64) {
         let d = self.dialogs.get(&call).expect("caller checked");
+        if d.reoffer_tx.is_some() {
+            // §14.1: our own re-INVITE is pending.
+            let r = self.response(&m, 491, d);
+            let _ = self.tl.send_response(tx, r, now_ms);
+            return;
+        }
         let busy = d.pending_2xx.is_some() || d.state != DialogState::Confirmed;
         if busy {
             // §14.2: an INVITE while ours is pending gets 500 with Retry-After.
@@ -1178,6 +1199,18 @@ impl UserAgent {
                 self.emit(call, DialogEvent::Terminated { by_remote: false });
             }
             Purpose::Cancel | Purpose::Notify => {}
+            Purpose::Reoffer => {
+                if let Some(d) = self.dialogs.get_mut(&call) {
+                    d.reoffer_tx = None;
+                }
+                self.emit(
+                    call,
+                    DialogEvent::ReofferFailed {
+                        code: 408,
+                        reason: "Request Timeout".into(),
+                    },
+                )
+            }
             Purpose::Refer => self.emit(
                 call,
                 DialogEvent::TransferFailed {
@@ -1197,6 +1230,7 @@ impl UserAgent {
         match purpose {
             Purpose::Cancel | Purpose::Notify => {}
             Purpose::Refer => self.refer_response(call, &m, code),
+            Purpose::Reoffer => self.reoffer_response(call, tx, &m, code, now_ms),
             Purpose::Register => self.register_response(tx, &m, code, now_ms),
             Purpose::Bye => {
                 if code >= 200 {
