@@ -1,0 +1,25 @@
+//! SIP dialogs (RFC 3261 §12-§15) for a user agent, sans I/O: [`UserAgent`] composes the
+//! transaction layer with INVITE dialogs as UAS and UAC (provisional responses, early
+//! media, 2xx retransmission until ACK, route sets, CSeq and tags, CANCEL, BYE, OPTIONS,
+//! re-INVITE hold, one digest retry on 401/407), REGISTER as a client with refresh, a
+//! digest-authenticated registrar, and REFER blind transfer.
+
+mod random;
+mod register;
+mod registrar;
+mod reoffer;
+mod transfer;
+mod ua;
+
+pub use random::{Random, SplitMix64};
+pub use register::{
+    RegEvent, RegId, Registration, RegistrationRequest, REFRESH_MARGIN_MS, REGISTER_RETRY_MS,
+};
+pub use registrar::{
+    Binding, DEFAULT_REGISTER_EXPIRES_S, MAX_BINDINGS_PER_AOR, MAX_REGISTER_EXPIRES_S,
+};
+pub use transfer::REFER_SUBSCRIPTION_S;
+pub use ua::{
+    CallId, Dialog, DialogEvent, DialogState, IncomingCall, OutboundCall, Role, UaConfig, UaError,
+    UserAgent, ACCEPT, ALLOW, SUPPORTED, TOKEN_HEX,
+};
