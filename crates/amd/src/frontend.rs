@@ -3,13 +3,16 @@
 //! All three run on the same 10 ms frames, always at 8 kHz: 16 kHz input (what Vonage and the
 //! seed deliver) is first halved by [`tympan_audio::decimate::HalfRate`] (passband to 3.4 kHz,
 //! ≥ 65 dB down from 4 kHz), which the analysers need nothing above and which halves their
-//! work. The filter delays the analysed audio by [`tympan_audio::decimate::delay_ms`] (3.5 ms);
-//! every time reported here has that delay taken off, so times stay in the input's audio ms. Their outputs come with the times the audio core
+//! work. The decimator is [`HalfRate::aligned`]: it drops its filter delay (3.5 ms) from the
+//! head of its output, so the analysers' clocks are the input's audio ms with no correction.
+//! (Not dropping it puts 3.5 ms of silence before the call; a noisy call then starts with a
+//! jump in level that the VAD takes for 70 ms of speech and the greeting rules for a
+//! "hello": noisy greetings were called human.) Their outputs come with the times the audio core
 //! measured (VAD segment edges exclude the hangover; tone events carry their start), so the
 //! detector can correct speech flags it has not yet handed to the greeting rules.
 
 use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
-use tympan_audio::decimate::{self, HalfRate};
+use tympan_audio::decimate::HalfRate;
 use tympan_audio::tones::{CallProgressConfig, CallProgressDetector, ToneEvent, ToneKind};
 use tympan_audio::vad::{Vad, VadConfig, VadEvent, STEADY_LAG_HOPS, STEADY_WINDOW_HOPS};
 
@@ -46,8 +49,6 @@ pub struct Frontend {
     decimator: Option<HalfRate>,
     /// Reused buffer for the decimated frame.
     half: Vec<f32>,
-    /// Delay of the analysed audio behind the input, ms (the decimator's latency).
-    delay_ms: f64,
     vad: Vad,
     beep: BeepDetector,
     progress: CallProgressDetector,
@@ -69,10 +70,10 @@ impl Frontend {
     /// Front end for a validated config.
     pub fn new(cfg: &AmdConfig) -> Self {
         let input_rate = cfg.sample_rate;
-        let (decimator, delay_ms, rate) = if input_rate == 2 * ANALYSIS_RATE {
-            (Some(HalfRate::new()), decimate::delay_ms(input_rate), ANALYSIS_RATE)
+        let (decimator, rate) = if input_rate == 2 * ANALYSIS_RATE {
+            (Some(HalfRate::aligned()), ANALYSIS_RATE)
         } else {
-            (None, 0.0, input_rate)
+            (None, input_rate)
         };
         let vad = Vad::new(rate, VadConfig::default()).expect("validated rate");
         let beep_cfg = BeepConfig {
@@ -87,7 +88,6 @@ impl Frontend {
         Frontend {
             decimator,
             half: Vec::new(),
-            delay_ms,
             vad,
             beep,
             progress,
@@ -98,9 +98,9 @@ impl Frontend {
         }
     }
 
-    /// An analyser's time (ms of the analysed audio) as a time of the input stream.
+    /// An analyser's time as a time of the input stream (the same clock: see the module docs).
     fn at(&self, analysed_ms: f64) -> u64 {
-        ms(analysed_ms - self.delay_ms)
+        ms(analysed_ms)
     }
 
     fn beep_of(&self, e: &BeepEvent) -> Beep {
@@ -170,11 +170,11 @@ impl Frontend {
                     // the steady hops that made up the decision go back about one window
                     let back = (STEADY_WINDOW_HOPS + STEADY_LAG_HOPS) as f64 * 10.0;
                     Report::MusicFrom {
-                        start_ms: ms(self.t_ms - back - self.delay_ms),
+                        start_ms: ms(self.t_ms - back),
                     }
                 } else {
                     Report::MusicEnded {
-                        end_ms: ms(self.t_ms - self.delay_ms),
+                        end_ms: ms(self.t_ms),
                     }
                 });
             }

@@ -12,11 +12,16 @@
 //!   [`STOPBAND_ATTENUATION_DB`] down, so nothing aliases back above that level;
 //! - 3400–4000 Hz is the transition band.
 //!
-//! Latency: output sample `k` is the filter output at input sample `2k`, so it stands for
-//! input time `2k - DELAY_INPUT_SAMPLES`: the output lags the input by [`DELAY_INPUT_SAMPLES`]
-//! input samples (3.5 ms at 16 kHz). Output sample 0 is produced by input sample 0 (the history
-//! before the stream is zeros), so output `k` sits at output time `k / (fs / 2)` as usual and
-//! times measured on the output are `delay_ms(fs)` late.
+//! Latency: the filter delays by [`DELAY_INPUT_SAMPLES`] input samples (3.5 ms at 16 kHz).
+//! - [`HalfRate::new`]: output sample `k` is the filter output at input sample `2k`, so it
+//!   stands for input time `2k - DELAY_INPUT_SAMPLES`; times measured on the output are
+//!   [`delay_ms`] late.
+//! - [`HalfRate::aligned`] drops the first `DELAY_INPUT_SAMPLES / 2` outputs instead: output
+//!   `k` stands for input time `2k` exactly, so times measured on the output need no
+//!   correction. The price is the same latency in arrival: output `k` comes out when input
+//!   `2k + DELAY_INPUT_SAMPLES` goes in, and the last [`delay_ms`] of a stream never come out.
+//!
+//! The history before the stream is zeros.
 
 /// Filter length, taps (odd: linear phase with a whole-sample delay).
 pub const TAPS: usize = 113;
@@ -99,6 +104,8 @@ pub struct HalfRate {
     buf: Vec<f32>,
     /// Whether the next input sample has an odd index in the stream.
     odd: bool,
+    /// Output samples still to drop (see [`HalfRate::aligned`]).
+    skip: usize,
 }
 
 impl Default for HalfRate {
@@ -121,12 +128,22 @@ impl HalfRate {
                 .collect(),
             buf: vec![0.0; PADDED - 1],
             odd: false,
+            skip: 0,
+        }
+    }
+
+    /// A decimator whose output is aligned with its input: the filter delay is dropped from
+    /// the start of the output (see the module docs).
+    pub fn aligned() -> Self {
+        HalfRate {
+            skip: DELAY_INPUT_SAMPLES / 2,
+            ..Self::new()
         }
     }
 
     /// Number of output samples `n` more input samples will produce.
     pub fn output_len(&self, n: usize) -> usize {
-        (n + usize::from(!self.odd)) / 2
+        ((n + usize::from(!self.odd)) / 2).saturating_sub(self.skip)
     }
 
     /// Filter `input` and append every other filtered sample (the even-indexed ones of the
@@ -140,6 +157,10 @@ impl HalfRate {
         // Index in `buf` of the first even-indexed new sample.
         let mut p = hist + usize::from(self.odd);
         out.reserve(input.len() / 2 + 1);
+        while self.skip > 0 && p < self.buf.len() {
+            self.skip -= 1;
+            p += 2;
+        }
         while p < self.buf.len() {
             out.push(self.dot(p + 1 - PADDED));
             p += 2;
@@ -171,7 +192,10 @@ mod tests {
     const FS: f64 = 16_000.0;
 
     fn run_all(x: &[f32], chunk: usize) -> Vec<f32> {
-        let mut d = HalfRate::new();
+        run_with(HalfRate::new(), x, chunk)
+    }
+
+    fn run_with(mut d: HalfRate, x: &[f32], chunk: usize) -> Vec<f32> {
         let mut out = Vec::new();
         for c in x.chunks(chunk.max(1)) {
             let before = out.len();
@@ -275,6 +299,19 @@ mod tests {
             .unwrap();
         assert_eq!(peak * 2, 2 * m + DELAY_INPUT_SAMPLES);
         assert_eq!(delay_ms(16_000), 3.5);
+        // aligned: the peak sits at output m, and the output is the plain one minus its head
+        let ya = run_with(HalfRate::aligned(), &x, 160);
+        let peak_a = ya
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .map(|(i, _)| i)
+            .unwrap();
+        assert_eq!(peak_a, m);
+        assert_eq!(ya[..], y[DELAY_INPUT_SAMPLES / 2..]);
+        for chunk in [1, 3, 10, 27, 29, 160] {
+            assert_eq!(run_with(HalfRate::aligned(), &x, chunk), ya, "chunk {chunk}");
+        }
         // DC passes with unit gain
         let y = run_all(&vec![0.5f32; 1000], 160);
         assert!((y[400] - 0.5).abs() < 1e-5, "{}", y[400]);
