@@ -310,7 +310,11 @@ mod tests {
         assert_eq!(peak_a, m);
         assert_eq!(ya[..], y[DELAY_INPUT_SAMPLES / 2..]);
         for chunk in [1, 3, 10, 27, 29, 160] {
-            assert_eq!(run_with(HalfRate::aligned(), &x, chunk), ya, "chunk {chunk}");
+            assert_eq!(
+                run_with(HalfRate::aligned(), &x, chunk),
+                ya,
+                "chunk {chunk}"
+            );
         }
         // DC passes with unit gain
         let y = run_all(&vec![0.5f32; 1000], 160);
