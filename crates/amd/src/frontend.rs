@@ -1,10 +1,18 @@
 //! Per-frame signal analysis for the detector: VAD, beep detector, call-progress tones.
 //!
-//! All three run on the same 10 ms frames. Their outputs come with the times the audio core
+//! All three run on the same 10 ms frames, always at 8 kHz: 16 kHz input (what Vonage and the
+//! seed deliver) is first halved by [`tympan_audio::decimate::HalfRate`] (passband to 3.4 kHz,
+//! ≥ 65 dB down from 4 kHz), which the analysers need nothing above and which halves their
+//! work. The decimator is [`HalfRate::aligned`]: it drops its filter delay (3.5 ms) from the
+//! head of its output, so the analysers' clocks are the input's audio ms with no correction.
+//! (Not dropping it puts 3.5 ms of silence before the call; a noisy call then starts with a
+//! jump in level that the VAD takes for 70 ms of speech and the greeting rules for a
+//! "hello": noisy greetings were called human.) Their outputs come with the times the audio core
 //! measured (VAD segment edges exclude the hangover; tone events carry their start), so the
 //! detector can correct speech flags it has not yet handed to the greeting rules.
 
 use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
+use tympan_audio::decimate::HalfRate;
 use tympan_audio::tones::{CallProgressConfig, CallProgressDetector, ToneEvent, ToneKind};
 use tympan_audio::vad::{Vad, VadConfig, VadEvent, STEADY_LAG_HOPS, STEADY_WINDOW_HOPS};
 
@@ -32,8 +40,15 @@ pub enum Report {
     MusicEnded { end_ms: u64 },
 }
 
+/// Rate the analysers run at, Hz.
+pub const ANALYSIS_RATE: u32 = 8000;
+
 /// The analysis chain for one call.
 pub struct Frontend {
+    /// Halves 16 kHz input to [`ANALYSIS_RATE`] (None when the input is at that rate).
+    decimator: Option<HalfRate>,
+    /// Reused buffer for the decimated frame.
+    half: Vec<f32>,
     vad: Vad,
     beep: BeepDetector,
     progress: CallProgressDetector,
@@ -43,7 +58,7 @@ pub struct Frontend {
     music: bool,
     /// Audio time after the last frame, ms.
     t_ms: f64,
-    /// Duration of one sample, ms.
+    /// Duration of one input sample, ms.
     sample_ms: f64,
 }
 
@@ -51,19 +66,15 @@ fn ms(x: f64) -> u64 {
     x.max(0.0).round() as u64
 }
 
-fn beep_of(e: &BeepEvent) -> Beep {
-    Beep {
-        start_ms: ms(e.start_ms),
-        end_ms: ms(e.end_ms),
-        frequency_hz: e.frequency_hz,
-        level_db: e.level_db,
-    }
-}
-
 impl Frontend {
     /// Front end for a validated config.
     pub fn new(cfg: &AmdConfig) -> Self {
-        let rate = cfg.sample_rate;
+        let input_rate = cfg.sample_rate;
+        let (decimator, rate) = if input_rate == 2 * ANALYSIS_RATE {
+            (Some(HalfRate::aligned()), ANALYSIS_RATE)
+        } else {
+            (None, input_rate)
+        };
         let vad = Vad::new(rate, VadConfig::default()).expect("validated rate");
         let beep_cfg = BeepConfig {
             min_freq_hz: cfg.beep_min_hz,
@@ -75,13 +86,45 @@ impl Frontend {
         let progress =
             CallProgressDetector::new(rate, CallProgressConfig::default()).expect("validated rate");
         Frontend {
+            decimator,
+            half: Vec::new(),
             vad,
             beep,
             progress,
             progress_on: true,
             music: false,
             t_ms: 0.0,
-            sample_ms: 1000.0 / rate as f64,
+            sample_ms: 1000.0 / input_rate as f64,
+        }
+    }
+
+    /// An analyser's time as a time of the input stream (the same clock: see the module docs).
+    fn at(&self, analysed_ms: f64) -> u64 {
+        ms(analysed_ms)
+    }
+
+    fn beep_of(&self, e: &BeepEvent) -> Beep {
+        Beep {
+            start_ms: self.at(e.start_ms),
+            end_ms: self.at(e.end_ms),
+            frequency_hz: e.frequency_hz,
+            level_db: e.level_db,
+        }
+    }
+
+    fn progress_report(&self, e: &ToneEvent) -> Report {
+        match e.kind {
+            ToneKind::FaxCng => Report::Fax { tone: "cng" },
+            ToneKind::FaxCed => Report::Fax { tone: "ced" },
+            ToneKind::Sit => Report::Sit {
+                tones: e.frequencies_hz.clone(),
+            },
+            ToneKind::DialTone | ToneKind::Ringback | ToneKind::Busy | ToneKind::Reorder => {
+                Report::ProgressTone {
+                    start_ms: self.at(e.start_ms),
+                    end_ms: self.at(e.end_ms),
+                }
+            }
         }
     }
 
@@ -90,14 +133,34 @@ impl Frontend {
         self.progress_on = false;
     }
 
-    /// Analyse one frame, appending what changed to `out`. `watch_speech` false skips the VAD.
+    /// Analyse one frame (input rate), appending what changed to `out`. `watch_speech` false
+    /// skips the VAD.
     pub fn push_frame(&mut self, frame: &[f32], watch_speech: bool, out: &mut Vec<Report>) {
         self.t_ms += frame.len() as f64 * self.sample_ms;
+        let mut half = std::mem::take(&mut self.half);
+        let frame = match &mut self.decimator {
+            Some(d) => {
+                half.clear();
+                d.process(frame, &mut half);
+                &half[..]
+            }
+            None => frame,
+        };
+        self.analyse(frame, watch_speech, out);
+        self.half = half;
+    }
+
+    /// [`Frontend::push_frame`] on a frame at the analysis rate.
+    fn analyse(&mut self, frame: &[f32], watch_speech: bool, out: &mut Vec<Report>) {
         if watch_speech {
             for e in self.vad.push(frame) {
                 out.push(match e {
-                    VadEvent::SpeechStart { at_ms } => Report::SpeechFrom { at_ms: ms(at_ms) },
-                    VadEvent::SpeechEnd { at_ms, .. } => Report::SilenceFrom { at_ms: ms(at_ms) },
+                    VadEvent::SpeechStart { at_ms } => Report::SpeechFrom {
+                        at_ms: self.at(at_ms),
+                    },
+                    VadEvent::SpeechEnd { at_ms, .. } => Report::SilenceFrom {
+                        at_ms: self.at(at_ms),
+                    },
                 });
             }
             let music = self.vad.in_music();
@@ -118,11 +181,11 @@ impl Frontend {
         }
         if self.progress_on {
             for e in self.progress.push(frame) {
-                out.push(progress_report(&e));
+                out.push(self.progress_report(&e));
             }
         }
         for e in self.beep.push(frame) {
-            out.push(Report::Beep(beep_of(&e)));
+            out.push(Report::Beep(self.beep_of(&e)));
         }
     }
 
@@ -141,27 +204,11 @@ impl Frontend {
     pub fn flush(&mut self, out: &mut Vec<Report>) {
         if self.progress_on {
             for e in self.progress.flush() {
-                out.push(progress_report(&e));
+                out.push(self.progress_report(&e));
             }
         }
         for e in self.beep.flush() {
-            out.push(Report::Beep(beep_of(&e)));
-        }
-    }
-}
-
-fn progress_report(e: &ToneEvent) -> Report {
-    match e.kind {
-        ToneKind::FaxCng => Report::Fax { tone: "cng" },
-        ToneKind::FaxCed => Report::Fax { tone: "ced" },
-        ToneKind::Sit => Report::Sit {
-            tones: e.frequencies_hz.clone(),
-        },
-        ToneKind::DialTone | ToneKind::Ringback | ToneKind::Busy | ToneKind::Reorder => {
-            Report::ProgressTone {
-                start_ms: ms(e.start_ms),
-                end_ms: ms(e.end_ms),
-            }
+            out.push(Report::Beep(self.beep_of(&e)));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! take a path are thin wrappers that read bytes and hand them to the byte-level decoders.
 
 pub mod beep;
+pub mod decimate;
 pub mod decode;
 pub mod dtmf;
 pub mod features;

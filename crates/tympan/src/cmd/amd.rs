@@ -107,6 +107,10 @@ pub struct EvalArgs {
     /// Write the generated calls as WAV files into this folder (for listening).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Run the detector at this sample rate (8000 or 16000): the 8 kHz calls are resampled
+    /// to it first, as a 16 kHz transport would deliver them. `--dump` still writes 8 kHz.
+    #[arg(long, default_value_t = corpus::RATE)]
+    pub rate: u32,
     /// Also score the learned second opinion of this model (from `tympan amd train`) on the
     /// clips of the calls.
     #[arg(long)]
@@ -445,7 +449,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     let sources = load_sources(&a.data)?;
-    let cases = corpus::build(&sources, a.calls, a.seed);
+    let mut cases = corpus::build(&sources, a.calls, a.seed);
     if let Some(dir) = &a.dump {
         std::fs::create_dir_all(dir)?;
         for c in &cases {
@@ -455,11 +459,23 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
             std::fs::write(dir.join(format!("{}.wav", c.name)), bytes)?;
         }
     }
+    if a.rate != corpus::RATE {
+        if a.rate != 16_000 {
+            bail!("--rate {}: the detector takes 8000 or 16000", a.rate);
+        }
+        if a.model.is_some() {
+            bail!("--model scores clips at 8 kHz: leave out --rate");
+        }
+        for c in &mut cases {
+            c.samples = resample(&c.samples, corpus::RATE, a.rate)?;
+        }
+    }
     let configs = [
         (
             "enable",
             AmdConfig {
                 mode: Mode::Enable,
+                sample_rate: a.rate,
                 ..AmdConfig::default()
             },
         ),
@@ -467,6 +483,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
             "detect_message_end",
             AmdConfig {
                 mode: Mode::DetectMessageEnd,
+                sample_rate: a.rate,
                 ..AmdConfig::default()
             },
         ),
