@@ -39,6 +39,8 @@ pub const SQLITE_FILE: &str = "tympan.db";
 pub const DEFAULT_DATA_DIR: &str = "./tympan-data";
 /// How long an SQLite connection waits for a lock held by another before failing.
 pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long getting a connection (or connecting at open) may take before it fails.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connections in a pool (SQLite serialises writers anyway; these serve concurrent reads).
 pub const POOL_CONNECTIONS: u32 = 8;
 

@@ -5,8 +5,8 @@
 use crate::types::{check_call_id, Cursor};
 use crate::{
     redact_url, ActionRow, Batch, CallDetail, CallFilter, CallRow, CallState, EventRow, Page,
-    PruneLimit, PruneReport, Result, Store, StoreError, MAX_EVENTS_LIMIT, POOL_CONNECTIONS,
-    SQLITE_BUSY_TIMEOUT,
+    PruneLimit, PruneReport, Result, Store, StoreError, ACQUIRE_TIMEOUT, MAX_EVENTS_LIMIT,
+    POOL_CONNECTIONS, SQLITE_BUSY_TIMEOUT,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -50,6 +50,7 @@ impl SqliteStore {
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await
             .map_err(|source| StoreError::Open {
@@ -78,6 +79,7 @@ impl PgStore {
         })?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await
             .map_err(|source| StoreError::Open {

@@ -257,7 +257,9 @@ mod tests {
             call_id: "a.b_ü".into(),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "c1.", "c1.12", "c1.x.61", "c1.1.6", "c1.1.zz", "c2.1.61", "c1.1.ff"] {
+        for bad in [
+            "", "c1.", "c1.12", "c1.x.61", "c1.1.6", "c1.1.zz", "c2.1.61", "c1.1.ff",
+        ] {
             let e = Cursor::decode(bad).unwrap_err();
             assert!(
                 matches!(&e, StoreError::BadCursor { cursor, .. } if cursor == bad),

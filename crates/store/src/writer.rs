@@ -154,8 +154,19 @@ impl Writer {
         }
         // Counted before the send so the task never decrements below zero.
         self.shared.queued.fetch_add(rows, Ordering::Relaxed);
-        match self.tx.try_send(Msg::Write(w, Instant::now())) {
-            Ok(()) => true,
+        let now = Instant::now();
+        match self.tx.try_send(Msg::Write(w, now)) {
+            Ok(()) => {
+                // Lag counts time in the queue too: the first row after an empty writer
+                // starts the clock (the task moves it to its batch's first row).
+                let _ = self.shared.oldest_us.compare_exchange(
+                    NO_ROW,
+                    self.shared.since_epoch_us(now),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                true
+            }
             Err(_) => {
                 self.shared.queued.fetch_sub(rows, Ordering::Relaxed);
                 self.shared.dropped.fetch_add(rows, Ordering::Relaxed);

@@ -24,6 +24,8 @@ const CHILD_ENV: &str = "TYMPAN_STORE_CRASH_CHILD";
 const EVENTS_PER_TICK: i64 = 10;
 /// Flush acknowledgements the parent waits for before killing the child.
 const ACKS_BEFORE_KILL: usize = 8;
+/// Ticks (10 ms) the parent waits after the last acknowledgement before the kill.
+const SENDS_AFTER_LAST_ACK: usize = 17;
 /// The most a killed process may lose, by the contract.
 const MAY_LOSE: Duration = Duration::from_secs(1);
 const CALL_ID: &str = "crash-call";
@@ -133,6 +135,15 @@ fn sigkill_loses_at_most_the_last_second() {
                 panic!("the writer child stopped talking ({e}): {:?}", lines.last());
             }
         }
+    }
+    // Then some more queued events, so the kill falls between commits.
+    let mut more = 0;
+    while more < SENDS_AFTER_LAST_ACK {
+        let l = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the writer child stopped talking");
+        more += l.1.starts_with("sent ") as usize;
+        lines.push(l);
     }
     child.kill().expect("SIGKILL the child"); // std sends SIGKILL on Unix
     let killed_at = Instant::now();

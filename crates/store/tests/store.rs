@@ -68,10 +68,13 @@ async fn all_events(s: &Arc<dyn Store>) -> Vec<EventRow> {
 
 async fn round_trip(fx: Fixture) {
     let s = fx.open().await;
-    assert_eq!(s.backend(), match fx.backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    });
+    assert_eq!(
+        s.backend(),
+        match fx.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    );
     assert!(s.get_call("c1").await.unwrap().is_none());
     let c = ended("c1", 1_700_000_000_000, "machine");
     s.upsert_call(&c).await.unwrap();
@@ -137,10 +140,15 @@ async fn appends_are_idempotent(fx: Fixture) {
     s.append_actions(&[action("a", 0)]).await.unwrap();
     s.append_actions(&[action("a", 0)]).await.unwrap();
     let d = s.get_call("a").await.unwrap().unwrap();
-    assert_eq!(d.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        d.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(d.actions.len(), 1);
     let (_, bytes2) = s.totals().await.unwrap();
-    let one_event = serde_json::to_string(&event(3, "a", 9, "z").body).unwrap().len();
+    let one_event = serde_json::to_string(&event(3, "a", 9, "z").body)
+        .unwrap()
+        .len();
     let one_action = serde_json::to_string(&action("a", 0).body).unwrap().len();
     assert_eq!(bytes2 - bytes, (one_event + one_action) as u64);
 }
@@ -149,7 +157,16 @@ async fn bad_input_is_named(fx: Fixture) {
     let s = fx.open().await;
     let long = "x".repeat(MAX_CALL_ID_LEN + 1);
     let e = s.upsert_call(&call(&long, 1)).await.unwrap_err();
-    assert!(matches!(e, StoreError::Invalid { field: "call_id", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            StoreError::Invalid {
+                field: "call_id",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = s
         .append_events(&[event(1, &long, 0, "x")])
         .await
@@ -425,7 +442,11 @@ async fn restart_keeps_everything(fx: Fixture) {
     assert_eq!(s.mark_active_calls_ended(999).await.unwrap(), 1);
     let r2 = s.get_call("r2").await.unwrap().unwrap().call;
     assert_eq!((r2.state, r2.ended_at), (CallState::Ended, Some(999)));
-    assert_eq!(s.get_call("r1").await.unwrap(), before, "ended calls untouched");
+    assert_eq!(
+        s.get_call("r1").await.unwrap(),
+        before,
+        "ended calls untouched"
+    );
     assert_eq!(s.mark_active_calls_ended(1000).await.unwrap(), 0);
     if fx.backend == Backend::Sqlite {
         assert!(fx.cfg.sqlite_path().exists());
@@ -459,7 +480,14 @@ async fn prune_keeps_active_calls(fx: Fixture) {
         })
         .await
         .unwrap();
-    assert_eq!(r, PruneReport { calls: 4, events: 12, actions: 4 });
+    assert_eq!(
+        r,
+        PruneReport {
+            calls: 4,
+            events: 12,
+            actions: 4
+        }
+    );
     let left = ids(&s.list_calls(&CallFilter::default()).await.unwrap().calls);
     assert_eq!(left, ["k9", "k8", "k7", "k6", "k4", "k0"]);
     assert!(s.get_call("k1").await.unwrap().is_none());
@@ -474,7 +502,10 @@ async fn prune_keeps_active_calls(fx: Fixture) {
         })
         .await
         .unwrap();
-    assert_eq!(r.calls, 2, "the two oldest ended calls cover one call's bytes + 1");
+    assert_eq!(
+        r.calls, 2,
+        "the two oldest ended calls cover one call's bytes + 1"
+    );
     let left = ids(&s.list_calls(&CallFilter::default()).await.unwrap().calls);
     assert_eq!(left, ["k9", "k8", "k4", "k0"]);
     // Even a budget of 0 leaves every active call and its data.
@@ -581,13 +612,16 @@ async fn writer_batches_and_flushes(fx: Fixture) {
     w.flush().await.unwrap();
     // Two full batches, then the rest at the flush (long before flush_every).
     assert_eq!(rec.batches(), [10, 10, 5]);
-    assert_eq!(w.metrics(), WriterMetrics {
-        queued: 0,
-        written: 25,
-        dropped: 0,
-        failed: 0,
-        write_lag_ms: 0
-    });
+    assert_eq!(
+        w.metrics(),
+        WriterMetrics {
+            queued: 0,
+            written: 25,
+            dropped: 0,
+            failed: 0,
+            write_lag_ms: 0
+        }
+    );
     assert_eq!(ids_of_events(&s).await, (1..=24).collect::<Vec<_>>());
     // Several messages of several kinds in one transaction.
     w.send(Write::Actions(vec![action("w", 0), action("w", 1)]));
@@ -618,7 +652,10 @@ async fn writer_commits_on_its_own(fx: Fixture) {
             queue: 100,
         },
     );
-    w.send(Write::Events(vec![event(1, "t", 0, "a"), event(2, "t", 0, "b")]));
+    w.send(Write::Events(vec![
+        event(1, "t", 0, "a"),
+        event(2, "t", 0, "b"),
+    ]));
     // No flush: the timer commits. (Waits for the commit; the bound is only a hang guard.)
     let mut waits = 0;
     while w.written() < 2 {
@@ -670,13 +707,55 @@ async fn writer_counts_drops_and_failures(fx: Fixture) {
     assert!(w.last_error().unwrap().contains("told to fail"));
     rec.fail.store(false, std::sync::atomic::Ordering::Relaxed);
     w.flush().await.unwrap();
-    // The lag reports the age of what waits: a queued row is at least 0 ms old and the
-    // counter is back to 0 once committed.
+    // The lag is the age of the oldest row not committed, time in the queue included (the
+    // writer task cannot run during this blocking sleep), and 0 once committed.
+    assert_eq!(w.write_lag_ms(), 0);
     assert!(w.send(Write::Events(vec![event(101, "d", 0, "c")])));
-    assert_eq!(w.queued(), 1);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(w.send(Write::Events(vec![event(102, "d", 0, "c")])));
+    assert!(w.write_lag_ms() >= 30, "{}", w.write_lag_ms());
+    assert_eq!(w.queued(), 2);
     w.flush().await.unwrap();
     assert_eq!(w.write_lag_ms(), 0);
-    assert_eq!(ids_of_events(&s).await.last(), Some(&101));
+    assert_eq!(ids_of_events(&s).await.last(), Some(&102));
+}
+
+#[tokio::test]
+async fn bad_configs_are_named() {
+    let e = open(&StoreConfig {
+        data_dir: "unused".into(),
+        database_url: Some("mysql://u:hunter2@h/db".into()),
+    })
+    .await
+    .err()
+    .expect("mysql refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("database_url") && text.contains("mysql://u:***@h/db"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    // A data_dir that is a file.
+    let dir = common::TempDir::new("badcfg");
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let e = open(&StoreConfig::sqlite(&file))
+        .await
+        .err()
+        .expect("a file");
+    assert!(
+        matches!(&e, StoreError::Io { path, .. } if *path == file),
+        "{e}"
+    );
+    // An SQLite file that is not a database.
+    let d2 = dir.path().join("d2");
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::write(d2.join(SQLITE_FILE), vec![7u8; 4096]).unwrap();
+    let e = open(&StoreConfig::sqlite(&d2))
+        .await
+        .err()
+        .expect("not a database");
+    assert!(e.to_string().contains(SQLITE_FILE), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -42,7 +42,10 @@ pub fn base_url() -> String {
 /// A URL whose connections use a schema of their own, dropped and re-created empty.
 pub async fn fresh_schema_url(test: &str) -> String {
     let base = base_url();
-    let schema = format!("tympan_test_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let schema = format!(
+        "tympan_test_{}",
+        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
     let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("connect to the test PostgreSQL at {base}: {e}"));
@@ -80,7 +83,9 @@ fn bin_dir() -> PathBuf {
 }
 
 fn as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// `program args…`, as the unprivileged user when we are root.
@@ -118,7 +123,16 @@ fn start() -> Server {
         .current_dir(&dir)
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ])
         .output()
         .expect("run initdb");
     assert!(
