@@ -18,7 +18,10 @@ mod rng;
 mod scale;
 mod select;
 
-pub use classifier::{Classifier, ClassifierConfig, ScoreKind, MAX_TREES};
+pub use classifier::{
+    Classifier, ClassifierConfig, GaussianNbParams, LogisticRegressionParams, RandomForestParams,
+    ScoreKind, SvmRbfParams, MAX_TREES,
+};
 pub use dataset::{random_oversample, Dataset, MAX_CLASSES, MAX_FEATURES, MAX_ROWS};
 pub use error::MlError;
 pub use eval::{

@@ -133,15 +133,6 @@ pub fn dataset_hash(data: &Dataset) -> String {
     format!("sha256:{}", hex(&h.finalize()))
 }
 
-fn weights_format(kind: &str) -> String {
-    match kind {
-        "random_forest" => "tympan-ml weights v1: random forest trees as smartcore 0.7 serde JSON \
-                            (DecisionTreeClassifier)"
-            .into(),
-        k => format!("tympan-ml weights v1: {k} parameters fitted with smartcore 0.7"),
-    }
-}
-
 impl Model {
     /// Trains on all rows of `data` with `opts`. The standardiser (if any) and oversampling see
     /// only these rows. Metrics in the card start empty.
@@ -179,7 +170,7 @@ impl Model {
             training_data_hash: dataset_hash(data),
             metrics: BTreeMap::new(),
             created_by: format!("tympan-ml {}", env!("CARGO_PKG_VERSION")),
-            weights_format: weights_format(opts.classifier.kind()),
+            weights_format: opts.classifier.weights_format(),
             weights_sha256: String::new(),
             left_out_labels: Vec::new(),
         };
