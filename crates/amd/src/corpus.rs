@@ -174,7 +174,7 @@ const HELLOS: [&str; 8] = [
 /// The synthetic lines of the corpus: eight voicemail greetings, then eight hellos, voices
 /// alternating between US and British English.
 pub fn spoken_lines() -> Vec<SpokenLine> {
-    let voice = |i: usize| if i % 2 == 0 { "en-us" } else { "en-gb" };
+    let voice = |i: usize| ["en-us", "en-gb"][i % 2];
     let greetings = GREETINGS.iter().enumerate().map(|(i, &text)| SpokenLine {
         text,
         voice: voice(i),

@@ -331,6 +331,13 @@ pub(crate) fn load_sources(data: &Path) -> anyhow::Result<Sources> {
     if spoken == 0 {
         eprintln!("note: espeak-ng not found; calls use recorded speech only");
     }
+    if !sources.is_usable() {
+        bail!(
+            "{}: no greeting of at least {} ms or no short phrase among the recordings",
+            data.display(),
+            corpus::GREETING_MIN_MS
+        );
+    }
     eprintln!(
         "sources: {} greetings (LibriSpeech + espeak-ng), {} short phrases (FSDD, Speech Commands, espeak-ng)",
         sources.long.len(),
