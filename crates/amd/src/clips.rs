@@ -271,6 +271,19 @@ impl ClipFeatures {
         self.set
     }
 
+    /// One row for a clip file's audio: channels mixed down, only the first [`MAX_CLIP_MS`]
+    /// used. Returns the row and whether the audio was cut to that length.
+    pub fn row_of_audio(
+        &mut self,
+        audio: &tympan_audio::Audio,
+    ) -> Result<(Vec<f64>, bool), AudioError> {
+        let mut mono = audio.downmix();
+        let max = (audio.sample_rate as u64 * MAX_CLIP_MS / 1000) as usize;
+        let truncated = mono.len() > max;
+        mono.truncate(max);
+        Ok((self.row(&mono, audio.sample_rate)?, truncated))
+    }
+
     /// One row for a clip of mono audio at `sample_rate` (8 or 16 kHz, or any rate the
     /// resampler takes). Errors on an empty clip or an unsupported rate.
     pub fn row(&mut self, samples: &[f32], sample_rate: u32) -> Result<Vec<f64>, AudioError> {

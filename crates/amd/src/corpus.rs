@@ -114,6 +114,129 @@ pub struct Sources {
     pub short: Vec<Vec<f32>>,
 }
 
+/// Folder of the shared data (under `--data`) with LibriSpeech dev FLACs: the greetings.
+pub const LIBRISPEECH_DIR: &str = "librispeech-dev";
+/// Folder of the shared data with the Free Spoken Digit Dataset WAVs: short phrases.
+pub const FSDD_DIR: &str = "fsdd";
+/// Folder of the shared data with Speech Commands "yes"/"no" WAVs: short phrases (optional).
+pub const YESNO_DIR: &str = "speech-commands-yesno";
+/// LibriSpeech files used, spread over the sorted list ([`spread`]).
+pub const LIBRISPEECH_FILES: usize = 160;
+/// FSDD files used, spread over the sorted list ([`spread`]).
+pub const FSDD_FILES: usize = 200;
+/// A LibriSpeech recording shorter than this is not used as a greeting, ms.
+pub const GREETING_MIN_MS: u64 = 3000;
+/// A LibriSpeech greeting is cut to its first this many ms.
+pub const GREETING_MAX_MS: u64 = 9000;
+
+/// Every `len / n`-th item of the sorted list, at most `n` (an even spread over speakers and
+/// recordings, which the data sets sort by).
+pub fn spread<T: Ord>(mut items: Vec<T>, n: usize) -> Vec<T> {
+    items.sort();
+    let step = (items.len() / n.max(1)).max(1);
+    items.into_iter().step_by(step).take(n).collect()
+}
+
+/// A line the shell speaks with a text-to-speech program (espeak-ng) to add synthetic voices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpokenLine {
+    /// What to say.
+    pub text: &'static str,
+    /// espeak-ng voice (`en-us`, `en-gb`).
+    pub voice: &'static str,
+    /// Words per minute.
+    pub speed_wpm: u32,
+    /// A greeting (long) or a hello (short).
+    pub greeting: bool,
+}
+
+const GREETINGS: [&str; 8] = [
+    "Hi, you have reached John Smith. I can't take your call right now. Please leave a message after the tone.",
+    "The person you are calling is not available. Please record your message at the tone.",
+    "Hello, this is Maria. Sorry I missed you. Leave your name and number and I'll call you back.",
+    "You have reached five five five, one two three four. Please leave a message.",
+    "Thank you for calling. Our office is now closed. Please leave a message and we will return your call.",
+    "Hey, it's Sam. Leave a message.",
+    "The mailbox of extension two four seven is full. Please try again later.",
+    "Hi! You've reached the Millers. We're not home right now, so leave us a message after the beep.",
+];
+const HELLOS: [&str; 8] = [
+    "Hello?",
+    "Hello.",
+    "Yes?",
+    "Hi, who is this?",
+    "Hello, Maria speaking.",
+    "Yeah?",
+    "Hello, hello?",
+    "Good morning.",
+];
+
+/// The synthetic lines of the corpus: eight voicemail greetings, then eight hellos, voices
+/// alternating between US and British English.
+pub fn spoken_lines() -> Vec<SpokenLine> {
+    let voice = |i: usize| ["en-us", "en-gb"][i % 2];
+    let greetings = GREETINGS.iter().enumerate().map(|(i, &text)| SpokenLine {
+        text,
+        voice: voice(i),
+        speed_wpm: 150 + 10 * (i as u32 % 4),
+        greeting: true,
+    });
+    let hellos = HELLOS.iter().enumerate().map(|(i, &text)| SpokenLine {
+        text,
+        voice: voice(i),
+        speed_wpm: 160,
+        greeting: false,
+    });
+    greetings.chain(hellos).collect()
+}
+
+impl Sources {
+    /// No sources yet.
+    pub fn new() -> Sources {
+        Sources {
+            long: Vec::new(),
+            short: Vec::new(),
+        }
+    }
+
+    /// Adds a long recording (8 kHz) as a greeting: its first [`GREETING_MAX_MS`], if it
+    /// lasts at least [`GREETING_MIN_MS`] (else it is not used; returns whether it was).
+    pub fn add_recorded_greeting(&mut self, x: &[f32]) -> bool {
+        let min = (GREETING_MIN_MS * RATE as u64 / 1000) as usize;
+        let max = (GREETING_MAX_MS * RATE as u64 / 1000) as usize;
+        if x.len() < min {
+            return false;
+        }
+        self.long.push(x[..x.len().min(max)].to_vec());
+        true
+    }
+
+    /// Adds a short recording (8 kHz) as a phrase, whole.
+    pub fn add_short(&mut self, x: Vec<f32>) {
+        self.short.push(x);
+    }
+
+    /// Adds the audio (8 kHz) of a [`SpokenLine`], whole, as a greeting or a phrase.
+    pub fn add_spoken(&mut self, line: &SpokenLine, x: Vec<f32>) {
+        if line.greeting {
+            self.long.push(x);
+        } else {
+            self.short.push(x);
+        }
+    }
+
+    /// Whether [`build`] can use these sources (at least one greeting and one phrase).
+    pub fn is_usable(&self) -> bool {
+        !self.long.is_empty() && !self.short.is_empty()
+    }
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources::new()
+    }
+}
+
 fn ms_of(n: usize) -> u64 {
     (n as u64 * 1000) / RATE as u64
 }

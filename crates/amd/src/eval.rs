@@ -153,10 +153,7 @@ fn median<T: Copy + Ord>(mut v: Vec<T>) -> Option<T> {
 /// Score a list of outcomes.
 pub fn summarise(mode: Mode, outcomes: &[CaseOutcome]) -> Report {
     let mut r = Report {
-        mode: match mode {
-            Mode::Enable => "enable".into(),
-            Mode::DetectMessageEnd => "detect_message_end".into(),
-        },
+        mode: mode_name(mode).into(),
         calls: outcomes.len(),
         ..Report::default()
     };
@@ -199,6 +196,112 @@ pub fn summarise(mode: Mode, outcomes: &[CaseOutcome]) -> Report {
     r.decision_ms_median_human = median(dh);
     r.decision_ms_median_machine = median(dm);
     r
+}
+
+/// The detector settings `tympan amd eval` scores: the defaults in each mode, named as the
+/// report's `mode`.
+pub fn eval_configs() -> Vec<(&'static str, AmdConfig)> {
+    [Mode::Enable, Mode::DetectMessageEnd]
+        .into_iter()
+        .map(|mode| {
+            (
+                mode_name(mode),
+                AmdConfig {
+                    mode,
+                    ..AmdConfig::default()
+                },
+            )
+        })
+        .collect()
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Enable => "enable",
+        Mode::DetectMessageEnd => "detect_message_end",
+    }
+}
+
+/// Runs every call through [`run_case`] and scores them ([`summarise`]); `on_case` is called
+/// after each call (for progress reports).
+pub fn evaluate(cfg: &AmdConfig, cases: &[Case], mut on_case: impl FnMut()) -> Report {
+    let outcomes: Vec<CaseOutcome> = cases
+        .iter()
+        .map(|c| {
+            let o = run_case(cfg, c);
+            on_case();
+            o
+        })
+        .collect();
+    summarise(cfg.mode, &outcomes)
+}
+
+/// What a span of a [`timeline`] shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    /// A speech segment (from `speech_start` to `speech_end`).
+    Speech,
+    /// A reported beep.
+    Beep,
+    /// The decision: the last [`DECISION_MARK_MS`] before it.
+    Decision,
+}
+
+/// Width of the decision mark of a [`timeline`], ms.
+pub const DECISION_MARK_MS: u64 = 30;
+
+/// One labelled span of a detection's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Span {
+    /// Start, ms of audio.
+    pub start_ms: u64,
+    /// End, ms of audio.
+    pub end_ms: u64,
+    /// What it is.
+    pub kind: SpanKind,
+    /// Text to show: `speech`, `beep 1000 Hz`, or the `answered_by` value.
+    pub label: String,
+}
+
+/// The timeline of one detection, for drawing over a spectrogram: speech segments and beeps
+/// in event order (a segment still open at the end runs to `audio_ms`), then the decision.
+pub fn timeline(events: &[AmdEvent], result: &AmdResult, audio_ms: u64) -> Vec<Span> {
+    let span = |start_ms, end_ms, kind, label: &str| Span {
+        start_ms,
+        end_ms,
+        kind,
+        label: label.to_string(),
+    };
+    let mut out = Vec::new();
+    let mut open = None;
+    for e in events {
+        match e {
+            AmdEvent::SpeechStart { at_ms } => open = Some(*at_ms),
+            AmdEvent::SpeechEnd { at_ms } => {
+                if let Some(s) = open.take() {
+                    out.push(span(s, *at_ms, SpanKind::Speech, "speech"));
+                }
+            }
+            AmdEvent::Beep { beep, .. } => out.push(span(
+                beep.start_ms,
+                beep.end_ms,
+                SpanKind::Beep,
+                &format!("beep {:.0} Hz", beep.frequency_hz),
+            )),
+            _ => {}
+        }
+    }
+    if let Some(s) = open {
+        out.push(span(s, audio_ms, SpanKind::Speech, "speech"));
+    }
+    out.push(span(
+        result.decision_ms.saturating_sub(DECISION_MARK_MS),
+        result.decision_ms,
+        SpanKind::Decision,
+        result.answered_by.as_str(),
+    ));
+    out
 }
 
 /// How the learned second opinion did on the clips of evaluation calls.

@@ -321,3 +321,133 @@ impl CallProgressDetector {
         }
     }
 }
+
+impl ToneKind {
+    /// Snake-case name: `dial_tone`, `ringback`, `busy`, `reorder`, `sit`, `fax_cng`, `fax_ced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToneKind::DialTone => "dial_tone",
+            ToneKind::Ringback => "ringback",
+            ToneKind::Busy => "busy",
+            ToneKind::Reorder => "reorder",
+            ToneKind::Sit => "sit",
+            ToneKind::FaxCng => "fax_cng",
+            ToneKind::FaxCed => "fax_ced",
+        }
+    }
+
+    /// Whether the tone has single-frequency parts a beep detector also hears (SIT, fax
+    /// CNG/CED).
+    pub fn has_beep_like_parts(self) -> bool {
+        matches!(self, ToneKind::Sit | ToneKind::FaxCng | ToneKind::FaxCed)
+    }
+}
+
+/// Share of a beep's length that must lie inside one SIT or fax tone for
+/// [`beep_is_part_of_tone`] to call it that tone's part (more than half).
+pub const BEEP_IN_TONE_SHARE: f64 = 0.5;
+
+/// True if more than [`BEEP_IN_TONE_SHARE`] of the beep lies inside a single-frequency
+/// call-progress tone (SIT, fax CNG/CED): the beep detector hears those too, and the specific
+/// name wins.
+pub fn beep_is_part_of_tone(beep: &crate::beep::BeepEvent, tones: &[ToneEvent]) -> bool {
+    let len = (beep.end_ms - beep.start_ms).max(1e-9);
+    tones.iter().any(|t| {
+        t.kind.has_beep_like_parts() && {
+            let overlap = beep.end_ms.min(t.end_ms) - beep.start_ms.max(t.start_ms);
+            overlap > BEEP_IN_TONE_SHARE * len
+        }
+    })
+}
+
+/// One entry of [`merge_tones_and_beeps`]: a call-progress tone or a beep.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Detection {
+    /// A call-progress tone.
+    Tone(ToneEvent),
+    /// A beep that is not part of a SIT or fax tone.
+    Beep(crate::beep::BeepEvent),
+}
+
+impl Detection {
+    /// Start of the tone or beep, ms.
+    pub fn start_ms(&self) -> f64 {
+        match self {
+            Detection::Tone(t) => t.start_ms,
+            Detection::Beep(b) => b.start_ms,
+        }
+    }
+}
+
+/// The events of a [`CallProgressDetector`] and a [`crate::beep::BeepDetector`] run over the
+/// same audio as one list sorted by start (stable: at equal starts beeps come first, each
+/// detector's events in their order), leaving out beeps that are part of a SIT or fax tone
+/// ([`beep_is_part_of_tone`]).
+pub fn merge_tones_and_beeps(
+    tones: Vec<ToneEvent>,
+    beeps: Vec<crate::beep::BeepEvent>,
+) -> Vec<Detection> {
+    let mut out: Vec<Detection> = beeps
+        .into_iter()
+        .filter(|b| !beep_is_part_of_tone(b, &tones))
+        .map(Detection::Beep)
+        .collect();
+    out.extend(tones.into_iter().map(Detection::Tone));
+    out.sort_by(|a, b| a.start_ms().total_cmp(&b.start_ms()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::beep::BeepEvent;
+
+    fn tone(kind: ToneKind, start_ms: f64, end_ms: f64) -> ToneEvent {
+        ToneEvent {
+            kind,
+            start_ms,
+            end_ms,
+            frequencies_hz: vec![1100.0],
+        }
+    }
+
+    fn beep(start_ms: f64, end_ms: f64) -> BeepEvent {
+        BeepEvent {
+            start_ms,
+            end_ms,
+            frequency_hz: 1100.0,
+            level_db: -20.0,
+            frequencies_hz: vec![1100.0],
+        }
+    }
+
+    #[test]
+    fn beeps_inside_sit_or_fax_tones_are_left_out_and_the_rest_sorted() {
+        let tones = vec![
+            tone(ToneKind::FaxCng, 1000.0, 1500.0),
+            tone(ToneKind::Ringback, 3000.0, 5000.0),
+        ];
+        let beeps = vec![
+            beep(1050.0, 1450.0), // inside the CNG burst: its part
+            beep(1400.0, 1700.0), // a third inside: a beep of its own
+            beep(3100.0, 3500.0), // inside ringback, which has no beep-like part
+            beep(200.0, 400.0),
+        ];
+        let got: Vec<(bool, f64)> = merge_tones_and_beeps(tones, beeps)
+            .iter()
+            .map(|d| (matches!(d, Detection::Beep(_)), d.start_ms()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, 200.0),
+                (false, 1000.0),
+                (true, 1400.0),
+                (false, 3000.0),
+                (true, 3100.0)
+            ]
+        );
+        assert_eq!(ToneKind::FaxCed.as_str(), "fax_ced");
+        assert!(!ToneKind::Busy.has_beep_like_parts());
+    }
+}

@@ -99,6 +99,14 @@ pub enum MlError {
         /// Classifier kind.
         kind: &'static str,
     },
+    /// Cross-validating or training one candidate of a model selection failed.
+    #[error("{kind}: {source}")]
+    Candidate {
+        /// Classifier kind of the candidate.
+        kind: &'static str,
+        /// What went wrong.
+        source: Box<MlError>,
+    },
     /// A model file is corrupted or incompatible; `field` is the JSON path of the problem.
     #[error("model file: field `{field}`: {reason}")]
     ModelFile {

@@ -16,8 +16,12 @@ mod eval;
 mod model;
 mod rng;
 mod scale;
+mod select;
 
-pub use classifier::{Classifier, ClassifierConfig, ScoreKind, MAX_TREES};
+pub use classifier::{
+    Classifier, ClassifierConfig, GaussianNbParams, LogisticRegressionParams, RandomForestParams,
+    ScoreKind, SvmRbfParams, MAX_TREES,
+};
 pub use dataset::{random_oversample, Dataset, MAX_CLASSES, MAX_FEATURES, MAX_ROWS};
 pub use error::MlError;
 pub use eval::{
@@ -27,3 +31,7 @@ pub use eval::{
 pub use model::{dataset_hash, Model, ModelCard, TrainOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION};
 pub use rng::SplitMix64;
 pub use scale::Standardizer;
+pub use select::{
+    default_candidates, keep_labels_with_at_least, select_and_train, CandidateScore, LeftOutLabel,
+    Selection,
+};

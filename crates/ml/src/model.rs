@@ -19,6 +19,7 @@ use crate::dataset::{random_oversample, Dataset};
 use crate::error::MlError;
 use crate::eval::Metrics;
 use crate::scale::Standardizer;
+use crate::select::LeftOutLabel;
 
 /// `card.format` of every model file.
 pub const MODEL_FORMAT: &str = "tympan-ml-model";
@@ -83,6 +84,10 @@ pub struct ModelCard {
     pub weights_format: String,
     /// `sha256:<hex>` of the canonical weights JSON (set when saving).
     pub weights_sha256: String,
+    /// Labels of the training folder left out of the model (too few examples), and why.
+    /// Absent from the file when empty (files written before this field load as empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out_labels: Vec<LeftOutLabel>,
 }
 
 /// A trained model: card + optional standardiser + classifier.
@@ -128,15 +133,6 @@ pub fn dataset_hash(data: &Dataset) -> String {
     format!("sha256:{}", hex(&h.finalize()))
 }
 
-fn weights_format(kind: &str) -> String {
-    match kind {
-        "random_forest" => "tympan-ml weights v1: random forest trees as smartcore 0.7 serde JSON \
-                            (DecisionTreeClassifier)"
-            .into(),
-        k => format!("tympan-ml weights v1: {k} parameters fitted with smartcore 0.7"),
-    }
-}
-
 impl Model {
     /// Trains on all rows of `data` with `opts`. The standardiser (if any) and oversampling see
     /// only these rows. Metrics in the card start empty.
@@ -174,8 +170,9 @@ impl Model {
             training_data_hash: dataset_hash(data),
             metrics: BTreeMap::new(),
             created_by: format!("tympan-ml {}", env!("CARGO_PKG_VERSION")),
-            weights_format: weights_format(opts.classifier.kind()),
+            weights_format: opts.classifier.weights_format(),
             weights_sha256: String::new(),
+            left_out_labels: Vec::new(),
         };
         Ok(Model { card, classifier })
     }
@@ -306,6 +303,10 @@ impl Model {
             created_by: field(card_v, "created_by")?,
             weights_format: field(card_v, "weights_format")?,
             weights_sha256: field(card_v, "weights_sha256")?,
+            left_out_labels: match card_v.get("left_out_labels") {
+                None => Vec::new(),
+                Some(_) => field(card_v, "left_out_labels")?,
+            },
         };
         if card.label_names.len() < 2 {
             return Err(MlError::model_file(

@@ -282,12 +282,14 @@ fn bad_inputs_are_named() {
     assert!(matches!(e, MlError::TooFewClasses { found: 1, .. }), "{e}");
     let e = Model::train(
         &d,
-        &TrainOptions::new(ClassifierConfig::RandomForest {
-            n_trees: 0,
-            max_depth: None,
-            min_samples_leaf: 1,
-            seed: 0,
-        }),
+        &TrainOptions::new(ClassifierConfig::RandomForest(
+            tympan_ml::RandomForestParams {
+                n_trees: 0,
+                max_depth: None,
+                min_samples_leaf: 1,
+                seed: 0,
+            },
+        )),
         "",
     )
     .unwrap_err();

@@ -14,12 +14,12 @@ fn configs() -> Vec<ClassifierConfig> {
     vec![
         ClassifierConfig::gaussian_nb(),
         ClassifierConfig::logistic_regression(),
-        ClassifierConfig::RandomForest {
+        ClassifierConfig::RandomForest(tympan_ml::RandomForestParams {
             n_trees: 15,
             max_depth: Some(6),
             min_samples_leaf: 1,
             seed: 4,
-        },
+        }),
         ClassifierConfig::svm_rbf(4),
     ]
 }
@@ -278,4 +278,35 @@ fn structurally_bad_weights_are_rejected_even_with_a_valid_checksum() {
         field_of(Model::load_from_bytes(&b).unwrap_err()),
         "weights.machines[0]"
     );
+}
+
+/// Model files written by the code before the classifier was split per kind (one per kind,
+/// `tests/fixtures/model-v1-*.json`, three classes, three features) still load, and score the
+/// probe rows exactly as that code did (`model-v1-expected.json`); saving them again gives
+/// the same bytes.
+#[test]
+fn model_files_of_earlier_versions_load_and_score_the_same() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("model-v1-expected.json")).unwrap())
+            .unwrap();
+    let probe: Vec<Vec<f64>> = serde_json::from_value(expected["probe"].clone()).unwrap();
+    let kinds = [
+        "gaussian_nb",
+        "logistic_regression",
+        "random_forest",
+        "svm_rbf",
+    ];
+    for kind in kinds {
+        let bytes = std::fs::read(dir.join(format!("model-v1-{kind}.json"))).unwrap();
+        let m = Model::load_from_bytes(&bytes).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(m.card.classifier.kind(), kind);
+        assert_eq!(m.card.label_names, ["a", "b", "c"]);
+        let want = &expected["expected"][kind];
+        let predict: Vec<usize> = serde_json::from_value(want["predict"].clone()).unwrap();
+        let scores: Vec<Vec<f64>> = serde_json::from_value(want["scores"].clone()).unwrap();
+        assert_eq!(m.predict(&probe).unwrap(), predict, "{kind}");
+        assert_eq!(m.scores(&probe).unwrap(), scores, "{kind}");
+        assert_eq!(m.save_to_bytes().unwrap(), bytes, "{kind}: saved again");
+    }
 }

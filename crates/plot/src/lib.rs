@@ -442,6 +442,68 @@ fn label_color(label: &str) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
+/// Analysis window of [`power_spectrogram_db`], ms (Hann, periodic).
+pub const AUDIO_WINDOW_MS: u32 = 32;
+/// Hop of [`power_spectrogram_db`], ms.
+pub const AUDIO_HOP_MS: u32 = 10;
+
+/// The power spectrogram of mono `samples` at `sample_rate` Hz in dB (10·log10 of the power,
+/// floored at −120 dB): one row per [`AUDIO_HOP_MS`] hop whose [`AUDIO_WINDOW_MS`] window
+/// fits in the audio, bins from 0 Hz to Nyquist. Errors when the audio is shorter than one
+/// window or the rate is below 1 kHz.
+pub fn power_spectrogram_db(samples: &[f32], sample_rate: u32) -> Result<Vec<Vec<f32>>, PlotError> {
+    use tympan_audio::features::stft::{hann_periodic, PowerSpectrum};
+    let n_fft = (sample_rate / 1000 * AUDIO_WINDOW_MS) as usize;
+    let hop = (sample_rate * AUDIO_HOP_MS / 1000) as usize;
+    if n_fft == 0 || hop == 0 {
+        return Err(invalid(
+            "sample_rate",
+            format!("{sample_rate} Hz is below 1 kHz"),
+        ));
+    }
+    let window: Vec<f32> = hann_periodic(n_fft).into_iter().map(|w| w as f32).collect();
+    let mut ps = PowerSpectrum::new(&window);
+    let mut rows = Vec::new();
+    let mut buf = vec![0f32; ps.n_bins()];
+    let mut start = 0;
+    while start + n_fft <= samples.len() {
+        ps.compute(&samples[start..start + n_fft], 2.0, &mut buf);
+        rows.push(buf.iter().map(|p| 10.0 * (p.max(1e-12)).log10()).collect());
+        start += hop;
+    }
+    if rows.is_empty() {
+        return Err(invalid(
+            "samples",
+            format!(
+                "{} samples at {sample_rate} Hz, shorter than one {AUDIO_WINDOW_MS} ms analysis window",
+                samples.len()
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
+/// [`power_spectrogram_db`] of the audio drawn with [`spectrogram`] (time step
+/// [`AUDIO_HOP_MS`], 0 Hz to Nyquist) and the segments over it.
+pub fn audio_spectrogram(
+    path: impl AsRef<Path>,
+    samples: &[f32],
+    sample_rate: u32,
+    segments: &[Segment],
+    title: &str,
+) -> Result<(), PlotError> {
+    let rows = power_spectrogram_db(samples, sample_rate)?;
+    let hop = (sample_rate * AUDIO_HOP_MS / 1000) as f64;
+    spectrogram(
+        path,
+        &rows,
+        hop / sample_rate as f64,
+        sample_rate as f64 / 2.0,
+        segments,
+        title,
+    )
+}
+
 /// Draws a spectrogram (`spectrogram_db[frame][bin]` in dB; `-inf` allowed and drawn as the
 /// floor) with time on x (frame `i` starts at `i·frame_step_s`), frequency on y (bins spread
 /// evenly over 0..`max_freq_hz`), and each [`Segment`] shaded over its time span with its label

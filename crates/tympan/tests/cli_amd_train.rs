@@ -269,3 +269,73 @@ fn clips_cut_from_built_calls_land_in_label_folders() {
         assert!((200..=10_000).contains(&ms), "{ms} ms");
     }
 }
+
+#[test]
+fn clips_then_train_work_in_sequence() {
+    // What a new user does: cut clips from built calls, then train on that folder as it is.
+    // Some labels (music: hold music before a human answer) get fewer clips than there are
+    // folds; training leaves them out and says so, instead of stopping.
+    let Some(data) = shared_data() else { return };
+    let dir = temp_dir("amd-clips-train");
+    let clips = dir.join("clips");
+    let out = tympan(&[
+        "amd",
+        "clips",
+        "--data",
+        data.to_str().unwrap(),
+        "--calls",
+        "60",
+        "--out",
+        clips.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = dir.join("model.json");
+    let out = tympan(&[
+        "amd",
+        "train",
+        "--data",
+        clips.to_str().unwrap(),
+        "--classifier",
+        "nb",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let left_out = v["left_out_labels"].as_array().unwrap();
+    assert!(!left_out.is_empty(), "{v}");
+    let names: Vec<&str> = v["label_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"speech") && names.contains(&"beep"),
+        "{names:?}"
+    );
+    for l in left_out {
+        let label = l["label"].as_str().unwrap();
+        assert!(!names.contains(&label), "{label} both trained and left out");
+        assert!(l["examples"].as_u64().unwrap() < 5, "{l}");
+        assert_eq!(l["needed"], 5);
+        assert!(
+            err.contains(&format!("left out label \"{label}\"")),
+            "{label} not named on stderr: {err}"
+        );
+        let folder = std::fs::read_dir(clips.join(label)).unwrap().count() as u64;
+        assert_eq!(l["examples"].as_u64().unwrap(), folder, "{label}");
+    }
+    // Every trained label had enough files, and the model card keeps what was left out.
+    for n in v["class_counts"].as_array().unwrap() {
+        assert!(n.as_u64().unwrap() >= 5, "{v}");
+    }
+    let card: Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(card["card"]["left_out_labels"], v["left_out_labels"]);
+}

@@ -25,37 +25,35 @@ pub fn shared_dir(what: &str) -> Option<PathBuf> {
     None
 }
 
-/// True when sox runs; prints SKIP (or panics under CI) otherwise.
+/// True when sox runs; panics otherwise: these tests need sox (`scripts/setup.sh` installs
+/// it), and a missing tool must not pass as green.
 pub fn have_sox() -> bool {
     let ok = Command::new("sox")
         .arg("--version")
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but sox is not installed");
-        }
-        eprintln!("SKIP: sox not installed");
-    }
+    assert!(ok, "sox did not run: install sox (scripts/setup.sh)");
     ok
 }
 
-/// True when this sox build lists `fmt` among its file formats.
+/// True when this sox build lists `fmt` among its file formats; panics otherwise (Debian's
+/// `libsox-fmt-all` has every format these tests use).
 pub fn sox_has_format(fmt: &str) -> bool {
-    let out = match Command::new("sox").arg("-h").output() {
-        Ok(o) => o,
-        Err(_) => return false,
-    };
+    let out = Command::new("sox")
+        .arg("-h")
+        .output()
+        .unwrap_or_else(|e| panic!("sox did not run: {e}; install sox (scripts/setup.sh)"));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let has = text
         .lines()
         .find(|l| l.starts_with("AUDIO FILE FORMATS:"))
         .map(|l| l.split_whitespace().any(|w| w == fmt))
         .unwrap_or(false);
-    if !has {
-        eprintln!("SKIP: sox has no {fmt} format handler");
-    }
+    assert!(
+        has,
+        "sox has no {fmt} format handler: install libsox-fmt-all (scripts/setup.sh)"
+    );
     has
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use tympan_amd::advisor::Advisor;
 use tympan_amd::corpus::{self, Sources};
-use tympan_amd::eval;
+use tympan_amd::eval::{self, SpanKind};
 use tympan_amd::{AmdConfig, AmdEvent, AmdResult, Beep, Mode, Strategy};
 use tympan_audio::decode;
 use tympan_audio::resample::resample;
@@ -220,6 +220,7 @@ fn run_detect(d: DetectArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The spectrogram with the detection's timeline drawn over it.
 fn draw(
     path: &Path,
     rate: u32,
@@ -227,81 +228,27 @@ fn draw(
     events: &[AmdEvent],
     result: &AmdResult,
 ) -> anyhow::Result<()> {
-    use tympan_audio::features::stft::{hann_periodic, PowerSpectrum};
-    let n_fft = (rate / 1000 * 32) as usize; // 32 ms
-    let hop = (rate / 100) as usize; // 10 ms
-    let window: Vec<f32> = hann_periodic(n_fft).into_iter().map(|w| w as f32).collect();
-    let mut ps = PowerSpectrum::new(&window);
-    let mut rows = Vec::new();
-    let mut buf = vec![0f32; ps.n_bins()];
-    let mut start = 0;
-    while start + n_fft <= samples.len() {
-        ps.compute(&samples[start..start + n_fft], 2.0, &mut buf);
-        rows.push(
-            buf.iter()
-                .map(|p| 10.0 * (p.max(1e-12)).log10())
-                .collect::<Vec<f32>>(),
-        );
-        start += hop;
-    }
-    if rows.is_empty() {
-        bail!("recording shorter than one 32 ms analysis window");
-    }
-    let mut segs = Vec::new();
-    let mut open = None;
-    for e in events {
-        match e {
-            AmdEvent::SpeechStart { at_ms } => open = Some(*at_ms),
-            AmdEvent::SpeechEnd { at_ms } => {
-                if let Some(s) = open.take() {
-                    segs.push(seg(s, *at_ms, "speech", (60, 160, 255)));
-                }
-            }
-            AmdEvent::Beep { beep, .. } => segs.push(seg(
-                beep.start_ms,
-                beep.end_ms,
-                &format!("beep {:.0} Hz", beep.frequency_hz),
-                (255, 60, 60),
-            )),
-            _ => {}
-        }
-    }
-    if let Some(s) = open {
-        segs.push(seg(
-            s,
-            samples.len() as u64 * 1000 / rate as u64,
-            "speech",
-            (60, 160, 255),
-        ));
-    }
-    segs.push(seg(
-        result.decision_ms.saturating_sub(30),
-        result.decision_ms,
+    let audio_ms = samples.len() as u64 * 1000 / rate as u64;
+    let segments: Vec<tympan_plot::Segment> = eval::timeline(events, result, audio_ms)
+        .into_iter()
+        .map(|s| tympan_plot::Segment {
+            start_s: s.start_ms as f64 / 1000.0,
+            end_s: s.end_ms as f64 / 1000.0,
+            label: s.label,
+            color: Some(match s.kind {
+                SpanKind::Speech => (60, 160, 255),
+                SpanKind::Beep => (255, 60, 60),
+                SpanKind::Decision => (255, 220, 0),
+            }),
+        })
+        .collect();
+    let title = format!(
+        "AMD: {} at {} ms",
         result.answered_by.as_str(),
-        (255, 220, 0),
-    ));
-    tympan_plot::spectrogram(
-        path,
-        &rows,
-        hop as f64 / rate as f64,
-        rate as f64 / 2.0,
-        &segs,
-        &format!(
-            "AMD: {} at {} ms",
-            result.answered_by.as_str(),
-            result.decision_ms
-        ),
-    )?;
+        result.decision_ms
+    );
+    tympan_plot::audio_spectrogram(path, samples, rate, &segments, &title)?;
     Ok(())
-}
-
-fn seg(start_ms: u64, end_ms: u64, label: &str, color: (u8, u8, u8)) -> tympan_plot::Segment {
-    tympan_plot::Segment {
-        start_s: start_ms as f64 / 1000.0,
-        end_s: end_ms as f64 / 1000.0,
-        label: label.to_string(),
-        color: Some(color),
-    }
 }
 
 fn list_files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -314,13 +261,6 @@ fn list_files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> anyhow::Result<(
         }
     }
     Ok(())
-}
-
-/// Every `len / n`-th path of the sorted list, at most `n`.
-fn spread(mut files: Vec<PathBuf>, n: usize) -> Vec<PathBuf> {
-    files.sort();
-    let step = (files.len() / n.max(1)).max(1);
-    files.into_iter().step_by(step).take(n).collect()
 }
 
 fn load_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
@@ -349,87 +289,65 @@ fn espeak(text: &str, voice: &str, speed: u32) -> anyhow::Result<Option<Vec<f32>
     Ok(Some(resample(&a.downmix(), a.sample_rate, corpus::RATE)?))
 }
 
-const GREETINGS: [&str; 8] = [
-    "Hi, you have reached John Smith. I can't take your call right now. Please leave a message after the tone.",
-    "The person you are calling is not available. Please record your message at the tone.",
-    "Hello, this is Maria. Sorry I missed you. Leave your name and number and I'll call you back.",
-    "You have reached five five five, one two three four. Please leave a message.",
-    "Thank you for calling. Our office is now closed. Please leave a message and we will return your call.",
-    "Hey, it's Sam. Leave a message.",
-    "The mailbox of extension two four seven is full. Please try again later.",
-    "Hi! You've reached the Millers. We're not home right now, so leave us a message after the beep.",
-];
-const HELLOS: [&str; 8] = [
-    "Hello?",
-    "Hello.",
-    "Yes?",
-    "Hi, who is this?",
-    "Hello, Maria speaking.",
-    "Yeah?",
-    "Hello, hello?",
-    "Good morning.",
-];
-
+/// The eval corpus's sources: recordings from `data` (see [`corpus::LIBRISPEECH_DIR`] and
+/// the other folders), plus the lines of [`corpus::spoken_lines`] spoken by espeak-ng when it
+/// is installed.
 pub(crate) fn load_sources(data: &Path) -> anyhow::Result<Sources> {
     use indicatif::{ProgressBar, ProgressStyle};
     let mut libri = Vec::new();
-    list_files(&data.join("librispeech-dev"), "flac", &mut libri)?;
+    list_files(&data.join(corpus::LIBRISPEECH_DIR), "flac", &mut libri)?;
     let mut fsdd = Vec::new();
-    list_files(&data.join("fsdd"), "wav", &mut fsdd)?;
+    list_files(&data.join(corpus::FSDD_DIR), "wav", &mut fsdd)?;
     let mut yesno = Vec::new();
-    list_files(&data.join("speech-commands-yesno"), "wav", &mut yesno)?;
+    list_files(&data.join(corpus::YESNO_DIR), "wav", &mut yesno)?;
     if libri.is_empty() || fsdd.is_empty() {
         bail!(
-            "{}: no librispeech-dev FLAC or fsdd WAV files found",
-            data.display()
+            "{}: no {} FLAC or {} WAV files found",
+            data.display(),
+            corpus::LIBRISPEECH_DIR,
+            corpus::FSDD_DIR
         );
     }
-    let libri = spread(libri, 160);
-    let fsdd = spread(fsdd, 200);
+    let libri = corpus::spread(libri, corpus::LIBRISPEECH_FILES);
+    let fsdd = corpus::spread(fsdd, corpus::FSDD_FILES);
     let total = libri.len() + fsdd.len() + yesno.len();
     let bar = ProgressBar::new(total as u64).with_style(
         ProgressStyle::with_template("loading sources {bar:40} {pos}/{len} {msg}")
             .expect("valid template"),
     );
-    let mut long = Vec::new();
-    let mut short = Vec::new();
+    let mut sources = Sources::new();
     for p in &libri {
-        let x = load_8k(p)?;
+        sources.add_recorded_greeting(&load_8k(p)?);
         bar.inc(1);
-        // Greetings of 3–9 s.
-        if x.len() >= 3 * corpus::RATE as usize {
-            long.push(x[..x.len().min(9 * corpus::RATE as usize)].to_vec());
-        }
     }
     for p in fsdd.iter().chain(&yesno) {
-        short.push(load_8k(p)?);
+        sources.add_short(load_8k(p)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
     let mut spoken = 0;
-    for (i, g) in GREETINGS.iter().enumerate() {
-        let voice = if i % 2 == 0 { "en-us" } else { "en-gb" };
-        if let Some(x) = espeak(g, voice, 150 + 10 * (i as u32 % 4))? {
-            long.push(x);
-            spoken += 1;
-        }
-    }
-    for (i, h) in HELLOS.iter().enumerate() {
-        let voice = if i % 2 == 0 { "en-us" } else { "en-gb" };
-        if let Some(x) = espeak(h, voice, 160)? {
-            short.push(x);
+    for line in corpus::spoken_lines() {
+        if let Some(x) = espeak(line.text, line.voice, line.speed_wpm)? {
+            sources.add_spoken(&line, x);
             spoken += 1;
         }
     }
     if spoken == 0 {
         eprintln!("note: espeak-ng not found; calls use recorded speech only");
     }
+    if !sources.is_usable() {
+        bail!(
+            "{}: no greeting of at least {} ms or no short phrase among the recordings",
+            data.display(),
+            corpus::GREETING_MIN_MS
+        );
+    }
     eprintln!(
         "sources: {} greetings (LibriSpeech + espeak-ng), {} short phrases (FSDD, Speech Commands, espeak-ng)",
-        long.len(),
-        short.len()
+        sources.long.len(),
+        sources.short.len()
     );
-    Ok(Sources { long, short })
+    Ok(sources)
 }
 
 #[derive(Serialize)]
@@ -470,40 +388,15 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
             c.samples = resample(&c.samples, corpus::RATE, a.rate)?;
         }
     }
-    let configs = [
-        (
-            "enable",
-            AmdConfig {
-                mode: Mode::Enable,
-                sample_rate: a.rate,
-                ..AmdConfig::default()
-            },
-        ),
-        (
-            "detect_message_end",
-            AmdConfig {
-                mode: Mode::DetectMessageEnd,
-                sample_rate: a.rate,
-                ..AmdConfig::default()
-            },
-        ),
-    ];
     let mut reports = Vec::new();
-    for (name, cfg) in &configs {
+    for (name, mut cfg) in eval::eval_configs() {
+        cfg.sample_rate = a.rate;
         let bar = ProgressBar::new(cases.len() as u64).with_style(
             ProgressStyle::with_template(&format!("{name:>18} {{bar:40}} {{pos}}/{{len}} calls"))
                 .expect("valid template"),
         );
-        let outcomes: Vec<_> = cases
-            .iter()
-            .map(|c| {
-                let o = eval::run_case(cfg, c);
-                bar.inc(1);
-                o
-            })
-            .collect();
+        let mut r = eval::evaluate(&cfg, &cases, || bar.inc(1));
         bar.finish_and_clear();
-        let mut r = eval::summarise(cfg.mode, &outcomes);
         if !a.failures {
             r.failures.truncate(0);
         }

@@ -8,12 +8,13 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use tympan_amd::clips::{ClipFeatures, FeatureSet, MAX_CLIP_MS};
+use tympan_amd::clips::{ClipFeatures, FeatureSet};
 use tympan_amd::corpus;
 use tympan_audio::decode;
 use tympan_audio::wav_write::{encode_wav, Codec};
 use tympan_ml::{
-    cross_validate, ClassifierConfig, CvReport, Dataset, Metrics, Model, TrainOptions,
+    keep_labels_with_at_least, select_and_train, CandidateScore, ClassifierConfig, Dataset,
+    LeftOutLabel, Metrics, Model,
 };
 
 /// Largest training set read by `tympan amd train` (files over all label folders).
@@ -183,14 +184,17 @@ fn label_folders(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
 }
 
 /// Reads every file under the label folders of `dir` into feature rows. `names`, when given,
-/// fixes the label order (a test folder must use the training labels).
+/// fixes the label order (a test folder must use the training labels); folders named in
+/// `ignore` (labels left out of the model) are not read.
 fn load_folder(
     dir: &Path,
     set: FeatureSet,
     names: Option<&[String]>,
+    ignore: &[String],
     skip_bad: bool,
 ) -> anyhow::Result<Loaded> {
-    let folders = label_folders(dir)?;
+    let mut folders = label_folders(dir)?;
+    folders.retain(|(n, _)| !ignore.contains(n));
     let label_names: Vec<String> = match names {
         Some(n) => n.to_vec(),
         None => folders.iter().map(|(n, _)| n.clone()).collect(),
@@ -226,20 +230,11 @@ fn load_folder(
             bar.inc(1);
             let row = decode::read_file(f)
                 .map_err(anyhow::Error::from)
-                .and_then(|a| {
-                    let mut mono = a.downmix();
-                    let max = (a.sample_rate as u64 * MAX_CLIP_MS / 1000) as usize;
-                    if mono.len() > max {
-                        mono.truncate(max);
-                        truncated += 1;
-                    }
-                    features
-                        .row(&mono, a.sample_rate)
-                        .map_err(anyhow::Error::from)
-                })
+                .and_then(|a| features.row_of_audio(&a).map_err(anyhow::Error::from))
                 .with_context(|| format!("{}", f.display()));
             match row {
-                Ok(r) => {
+                Ok((r, cut)) => {
+                    truncated += cut as usize;
                     rows.push(r);
                     labels.push(label);
                 }
@@ -263,14 +258,9 @@ fn load_folder(
     })
 }
 
-fn classifier_config(c: ClassifierArg, seed: u64) -> Vec<ClassifierConfig> {
+fn candidates(c: ClassifierArg, seed: u64) -> Vec<ClassifierConfig> {
     match c {
-        ClassifierArg::All => vec![
-            ClassifierConfig::gaussian_nb(),
-            ClassifierConfig::logistic_regression(),
-            ClassifierConfig::random_forest(seed),
-            ClassifierConfig::svm_rbf(seed),
-        ],
+        ClassifierArg::All => tympan_ml::default_candidates(seed),
         ClassifierArg::Nb => vec![ClassifierConfig::gaussian_nb()],
         ClassifierArg::Lr => vec![ClassifierConfig::logistic_regression()],
         ClassifierArg::Rf => vec![ClassifierConfig::random_forest(seed)],
@@ -279,24 +269,15 @@ fn classifier_config(c: ClassifierArg, seed: u64) -> Vec<ClassifierConfig> {
 }
 
 #[derive(Serialize)]
-struct CvRow {
-    classifier: &'static str,
-    folds: usize,
-    mean_accuracy: f64,
-    std_accuracy: f64,
-    mean_macro_f1: f64,
-    pooled: Metrics,
-}
-
-#[derive(Serialize)]
 struct TrainOutput {
     data: String,
     features: &'static str,
     label_names: Vec<String>,
     class_counts: Vec<usize>,
+    left_out_labels: Vec<LeftOutLabel>,
     truncated_files: usize,
     skipped_files: Vec<String>,
-    cross_validation: Vec<CvRow>,
+    cross_validation: Vec<CandidateScore>,
     chosen: &'static str,
     model: String,
     confusion_png: String,
@@ -311,51 +292,48 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         FeaturesArg::MeanStdDur => FeatureSet::MfccMeanStdDuration,
         FeaturesArg::Mean => FeatureSet::MfccMean,
     };
-    let loaded = load_folder(&a.data, set, None, a.skip_bad)?;
-    let data = &loaded.data;
+    let loaded = load_folder(&a.data, set, None, &[], a.skip_bad)?;
+    // Cross-validation needs one example per fold of every label: train on the labels that
+    // have them, and say which were left out.
+    let (data, left_out) = keep_labels_with_at_least(&loaded.data, a.folds).map_err(|e| {
+        let counts: Vec<String> = loaded
+            .data
+            .label_names
+            .iter()
+            .zip(loaded.data.class_counts())
+            .map(|(l, n)| format!("label \"{l}\" has {n} file(s)"))
+            .collect();
+        anyhow::anyhow!(
+            "{}: {}; {}-fold cross-validation needs at least {} per label and at least 2 such labels ({e})",
+            a.data.display(),
+            counts.join(", "),
+            a.folds,
+            a.folds
+        )
+    })?;
+    for l in &left_out {
+        eprintln!(
+            "{}: left out {l} for {}-fold cross-validation",
+            a.data.display(),
+            a.folds
+        );
+    }
+    let data = &data;
     let counts = data.class_counts();
-    for (name, &n) in data.label_names.iter().zip(&counts) {
-        if n < a.folds {
-            bail!(
-                "{}: label \"{name}\" has {n} file(s); {}-fold cross-validation needs at least {} per label",
-                a.data.display(),
-                a.folds,
-                a.folds
-            );
-        }
-    }
-    let mut rows = Vec::new();
-    let mut best: Option<(usize, f64)> = None;
-    let configs = classifier_config(a.classifier, a.seed);
+    let configs = candidates(a.classifier, a.seed);
     let bar = progress(configs.len() * a.folds, "cross-validating");
-    for (i, c) in configs.iter().enumerate() {
-        let cv: CvReport = cross_validate(data, &TrainOptions::new(c.clone()), a.folds, a.seed)
-            .with_context(|| format!("cross-validating {}", c.kind()))?;
-        bar.inc(a.folds as u64);
-        if best.is_none_or(|(_, f)| cv.mean_macro_f1 > f) {
-            best = Some((i, cv.mean_macro_f1));
-        }
-        rows.push(CvRow {
-            classifier: c.kind(),
-            folds: cv.k,
-            mean_accuracy: cv.mean_accuracy,
-            std_accuracy: cv.std_accuracy,
-            mean_macro_f1: cv.mean_macro_f1,
-            pooled: cv.pooled,
-        });
-    }
+    let selection = select_and_train(data, &configs, a.folds, a.seed, set.id(), |_| {
+        bar.inc(a.folds as u64)
+    })
+    .context("model selection")?;
     bar.finish_and_clear();
-    let (bi, _) = best.expect("at least one classifier");
+    let (rows, bi, mut model) = (selection.scores, selection.chosen, selection.model);
     let chosen = &configs[bi];
-    let mut model = Model::train(data, &TrainOptions::new(chosen.clone()), set.id())
-        .context("training the final model")?;
-    model
-        .card
-        .metrics
-        .insert(format!("cv{}", a.folds), rows[bi].pooled.clone());
+    model.card.left_out_labels = left_out.clone();
+    let ignore: Vec<String> = left_out.iter().map(|l| l.label.clone()).collect();
     let test = match &a.test {
         Some(dir) => {
-            let t = load_folder(dir, set, Some(&data.label_names), a.skip_bad)?;
+            let t = load_folder(dir, set, Some(&data.label_names), &ignore, a.skip_bad)?;
             let m = model
                 .evaluate(&t.data)
                 .with_context(|| format!("scoring {}", dir.display()))?;
@@ -388,6 +366,7 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         features: set.id(),
         label_names: data.label_names.clone(),
         class_counts: counts,
+        left_out_labels: left_out,
         truncated_files: loaded.truncated,
         skipped_files: loaded.skipped,
         cross_validation: rows,
@@ -406,6 +385,9 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         .map(|(l, n)| format!("{l} {n}"))
         .collect();
     println!("{}: {} ({})", out.data, counts.join(", "), out.features);
+    for l in &out.left_out_labels {
+        println!("  left out {l}");
+    }
     if out.truncated_files > 0 {
         println!(
             "  {} files longer than 10 s: their first 10 s used",

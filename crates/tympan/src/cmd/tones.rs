@@ -3,8 +3,8 @@
 use super::mono::{round_ms, MonoStream};
 use clap::Args;
 use std::path::PathBuf;
-use tympan_audio::beep::{self, BeepConfig, BeepDetector, BeepEvent};
-use tympan_audio::tones::{self, CallProgressConfig, CallProgressDetector, ToneEvent, ToneKind};
+use tympan_audio::beep::{self, BeepConfig, BeepDetector};
+use tympan_audio::tones::{self, CallProgressConfig, CallProgressDetector, Detection};
 
 /// Rate the audio is resampled to when the detectors do not take the file's rate.
 const FALLBACK_RATE: u32 = 8000;
@@ -39,52 +39,27 @@ struct Report {
     events: Vec<Event>,
 }
 
-fn kind_name(k: ToneKind) -> &'static str {
-    match k {
-        ToneKind::DialTone => "dial_tone",
-        ToneKind::Ringback => "ringback",
-        ToneKind::Busy => "busy",
-        ToneKind::Reorder => "reorder",
-        ToneKind::Sit => "sit",
-        ToneKind::FaxCng => "fax_cng",
-        ToneKind::FaxCed => "fax_ced",
-    }
-}
-
-/// True if more than half of the beep lies inside a single-frequency call-progress tone
-/// (SIT, fax CNG/CED): the beep detector sees those too, and the specific name wins.
-fn part_of_tone(b: &BeepEvent, tones: &[ToneEvent]) -> bool {
-    let len = (b.end_ms - b.start_ms).max(1e-9);
-    tones.iter().any(|t| {
-        matches!(t.kind, ToneKind::Sit | ToneKind::FaxCng | ToneKind::FaxCed) && {
-            let overlap = b.end_ms.min(t.end_ms) - b.start_ms.max(t.start_ms);
-            overlap > 0.5 * len
-        }
-    })
-}
-
-/// Merge both detectors' events into one list sorted by start time.
-fn merge(tones: Vec<ToneEvent>, beeps: Vec<BeepEvent>) -> Vec<Event> {
-    let mut out: Vec<Event> = beeps
-        .iter()
-        .filter(|b| !part_of_tone(b, &tones))
-        .map(|b| Event {
-            kind: "beep",
-            start_ms: round_ms(b.start_ms),
-            end_ms: round_ms(b.end_ms),
-            frequencies_hz: b.frequencies_hz.clone(),
-            level_dbm0: Some((b.level_db * 10.0).round() / 10.0),
+/// The merged detections as printed (times rounded to 0.1 ms, levels to 0.1 dB).
+fn report(detections: Vec<Detection>) -> Vec<Event> {
+    detections
+        .into_iter()
+        .map(|d| match d {
+            Detection::Beep(b) => Event {
+                kind: "beep",
+                start_ms: round_ms(b.start_ms),
+                end_ms: round_ms(b.end_ms),
+                frequencies_hz: b.frequencies_hz,
+                level_dbm0: Some((b.level_db * 10.0).round() / 10.0),
+            },
+            Detection::Tone(t) => Event {
+                kind: t.kind.as_str(),
+                start_ms: round_ms(t.start_ms),
+                end_ms: round_ms(t.end_ms),
+                frequencies_hz: t.frequencies_hz,
+                level_dbm0: None,
+            },
         })
-        .collect();
-    out.extend(tones.into_iter().map(|t| Event {
-        kind: kind_name(t.kind),
-        start_ms: round_ms(t.start_ms),
-        end_ms: round_ms(t.end_ms),
-        frequencies_hz: t.frequencies_hz,
-        level_dbm0: None,
-    }));
-    out.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
-    out
+        .collect()
 }
 
 pub fn run(a: TonesArgs) -> anyhow::Result<()> {
@@ -101,7 +76,7 @@ pub fn run(a: TonesArgs) -> anyhow::Result<()> {
     tone_events.extend(cp.flush());
     beep_events.extend(bd.flush());
     let report = Report {
-        events: merge(tone_events, beep_events),
+        events: report(tones::merge_tones_and_beeps(tone_events, beep_events)),
     };
     if a.json {
         return super::print_json(&report);
