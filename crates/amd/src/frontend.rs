@@ -1,15 +1,16 @@
 //! Per-frame signal analysis for the detector: VAD, beep detector, call-progress tones.
 //!
 //! All three run on the same 10 ms frames, always at 8 kHz: 16 kHz input (what Vonage and the
-//! seed deliver) is first halved by [`tympan_audio::decimate::HalfRate`] (passband to 3.4 kHz,
-//! ≥ 65 dB down from 4 kHz), which the analysers need nothing above and which halves their
-//! work. The decimator is [`HalfRate::aligned`]: it drops its filter delay (3.5 ms) from the
-//! head of its output, so the analysers' clocks are the input's audio ms with no correction.
-//! (Not dropping it puts 3.5 ms of silence before the call; a noisy call then starts with a
-//! jump in level that the VAD takes for 70 ms of speech and the greeting rules for a
-//! "hello": noisy greetings were called human.) Their outputs come with the times the audio core
-//! measured (VAD segment edges exclude the hangover; tone events carry their start), so the
-//! detector can correct speech flags it has not yet handed to the greeting rules.
+//! seed deliver) is first halved by [`tympan_audio::decimate::HalfRate`] (a half-band FIR: flat
+//! to 3.4 kHz, ≥ 70 dB down from 4.6 kHz, 4.0–4.6 kHz partly folded into 3.4–4.0 kHz), which
+//! the analysers need nothing above and which halves their work. The decimator is
+//! [`HalfRate::aligned`]: it keeps the output phase that cancels its filter delay (1.9 ms), so
+//! the analysers' clocks are the input's audio ms with no correction. (Not cancelling it puts
+//! the delay's worth of silence before the call; a noisy call then starts with a jump in level
+//! that the VAD takes for 70 ms of speech and the greeting rules for a "hello": noisy greetings
+//! were called human.) Their outputs come with the times the audio core measured (VAD segment
+//! edges exclude the hangover; tone events carry their start), so the detector can correct
+//! speech flags it has not yet handed to the greeting rules.
 
 use tympan_audio::beep::{BeepConfig, BeepDetector, BeepEvent};
 use tympan_audio::decimate::HalfRate;
