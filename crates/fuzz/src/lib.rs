@@ -155,22 +155,31 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The class of an error message: its hash with digits and quoted parts removed, so "line 3
-/// column 7" and "line 9 column 1" are one class and `unknown field `x`` is one class
-/// whatever `x` is.
+/// The class of an error message: a hash of its words with digits, quoted parts (between
+/// backticks, double or single quotes) and source excerpts (lines with `|`, as TOML errors
+/// print) removed, so "line 3 column 7" and "line 9 column 1" are one class and "unknown field
+/// `x`" is one class whatever `x` is.
 pub fn error_class(msg: &str) -> u64 {
-    let mut kept = Vec::with_capacity(msg.len());
-    let mut quoted = false;
-    for b in msg.bytes() {
-        match b {
-            b'`' => quoted = !quoted,
-            b'0'..=b'9' => {}
-            _ if !quoted => kept.push(b),
-            _ => {}
+    let mut kept = Vec::with_capacity(msg.len().min(MAX_CLASS_BYTES));
+    for line in msg.lines().filter(|l| !l.contains('|')) {
+        let mut quote: Option<u8> = None;
+        for b in line.bytes() {
+            match (quote, b) {
+                (None, b'`' | b'"' | b'\'') => quote = Some(b),
+                (Some(q), _) if b == q => quote = None,
+                (None, b'a'..=b'z' | b'A'..=b'Z' | b' ' | b':' | b',') => kept.push(b),
+                _ => {}
+            }
+            if kept.len() >= MAX_CLASS_BYTES {
+                return fnv1a(&kept);
+            }
         }
     }
     fnv1a(&kept)
 }
+
+/// Bytes of an error message that make its class (the rest is detail).
+pub const MAX_CLASS_BYTES: usize = 96;
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -274,10 +283,19 @@ pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl Fn
         if (i as usize) < n_seeds {
             input.extend_from_slice(&corpus[i as usize]);
         } else {
-            let base = rng.below(corpus.len());
+            // A third of the inputs start from a seed, so the run stays near valid input.
+            let base = if rng.chance(1, 3) {
+                rng.below(n_seeds)
+            } else {
+                rng.below(corpus.len())
+            };
             input.extend_from_slice(&corpus[base]);
             let other = &corpus[rng.below(corpus.len())];
-            let n = 1 + rng.below(MAX_STACKED_MUTATIONS as usize) as u32;
+            // 1 mutation half of the time, 2 a quarter, ... up to MAX_STACKED_MUTATIONS.
+            let mut n = 1;
+            while n < MAX_STACKED_MUTATIONS && rng.chance(1, 2) {
+                n += 1;
+            }
             for _ in 0..n {
                 mutate::mutate(&mut input, other, target.dict, &mut rng);
             }
@@ -457,6 +475,15 @@ mod tests {
         assert_ne!(
             error_class("unknown field `x`"),
             error_class("missing field `x`")
+        );
+        assert_eq!(
+            error_class("invalid type: string \"abc\", expected u32"),
+            error_class("invalid type: string \"zz\", expected u32")
+        );
+        // TOML errors quote the input line; the excerpt is not part of the class.
+        assert_eq!(
+            error_class("TOML parse error at line 1, column 3\n  |\n1 | ab = \n  |   ^\ninvalid string"),
+            error_class("TOML parse error at line 2, column 9\n  |\n2 | xyz = [\n  |       ^\ninvalid string")
         );
     }
 

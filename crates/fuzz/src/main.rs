@@ -6,7 +6,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tympan_fuzz::targets::{by_name, TARGETS};
-use tympan_fuzz::{fuzz_on_stack, hex, Options, Stats};
+use tympan_fuzz::{fuzz_with_progress, hex, Options, Stats, Target, TARGET_STACK_BYTES};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,26 @@ struct Args {
     /// Run the targets in parallel, one thread each (default: one after the other).
     #[arg(long)]
     parallel: bool,
+}
+
+/// Executions between progress lines on stderr.
+const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// Fuzz on a thread with the server's task stack size, printing progress to stderr.
+fn run_target(t: &'static Target, o: Options) -> Stats {
+    std::thread::Builder::new()
+        .name(format!("fuzz-{}", t.name))
+        .stack_size(TARGET_STACK_BYTES)
+        .spawn(move || {
+            fuzz_with_progress(t, &o, |n| {
+                if n % PROGRESS_EVERY == 0 {
+                    eprintln!("{}: {n} executions", t.name);
+                }
+            })
+        })
+        .expect("spawn fuzz thread")
+        .join()
+        .expect("the fuzz loop itself does not panic")
 }
 
 fn report(s: &Stats) {
@@ -101,7 +121,7 @@ fn main() -> ExitCode {
             .iter()
             .map(|&t| {
                 let o = opts.clone();
-                std::thread::spawn(move || fuzz_on_stack(t, o))
+                std::thread::spawn(move || run_target(t, o))
             })
             .collect();
         hs.into_iter()
@@ -112,7 +132,7 @@ fn main() -> ExitCode {
         targets
             .iter()
             .map(|&t| {
-                let s = fuzz_on_stack(t, opts.clone());
+                let s = run_target(t, opts.clone());
                 report(&s);
                 s
             })

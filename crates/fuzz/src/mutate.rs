@@ -241,7 +241,7 @@ fn long_run(buf: &mut Vec<u8>, rng: &mut Rng) {
     let n = [127, 128, 129, 255, 256, 1_000, 1_001, 4_096][rng.below(8)];
     let c = [b'a', b'x', b'0', b' ', b'.', b'/'][rng.below(6)];
     let at = pos(buf, rng);
-    buf.splice(at..at, std::iter::repeat(c).take(n));
+    buf.splice(at..at, vec![c; n]);
 }
 
 /// Swap one JSON/TOML keyword or a quoted value for another (`true` ↔ `"true"`, `null`, …).

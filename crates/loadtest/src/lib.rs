@@ -9,6 +9,12 @@
 //! - **lag**: the same difference for every `result` and `beep` event (p99 over all);
 //! - **event lag**: the same for every detector event with an `at_ms` (speech start/end,
 //!   human/machine, ...), whose `at_ms` may lie before the audio that revealed it;
+//! - **end lag**: for each call, the wall time its `call_end` arrived minus the wall time its
+//!   last frame was handed to the socket: how far behind the server's processing of that
+//!   call's audio was when the audio stopped. Unlike the two figures above it holds no
+//!   algorithmic delay (verdicts of the greeting rules are stamped at the frame they were
+//!   made on, which the detector sees `tympan_amd::MASK_DELAY_MS` = 200 ms late; beeps are
+//!   stamped when heard), so it is the frame-processing lag proper;
 //! - **send lag**: how late the generator itself sent frames against the 20 ms schedule (a
 //!   large value means the generator, not the server, was short of CPU);
 //! - server CPU (utime + stime from `/proc/PID/stat`) and RSS (`VmRSS`), sampled every second.
@@ -43,6 +49,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Most concurrent calls a run opens.
 pub const MAX_CONCURRENCY: usize = 100_000;
+/// A slot starts no new call when less than this is left of the run (a call cut after a few
+/// frames would end before its detector could decide anything).
+pub const MIN_CALL_LEFT: Duration = Duration::from_secs(3);
 /// File descriptors asked for beyond two per call (events socket, clips, stdio).
 pub const SPARE_FDS: u64 = 64;
 
@@ -237,6 +246,8 @@ pub struct Report {
     pub decision_latency_ms: Percentiles,
     pub lag_ms: Percentiles,
     pub event_lag_ms: Percentiles,
+    /// `call_end` arrival minus the last frame's send time, per call.
+    pub end_lag_ms: Percentiles,
     pub send_lag_ms: Percentiles,
     /// Audio streamed, in seconds, over all calls.
     pub audio_s: f64,
@@ -277,6 +288,7 @@ impl Report {
         ));
         line(format!("lag (result+beep) {}", self.lag_ms.text()));
         line(format!("event lag (all)   {}", self.event_lag_ms.text()));
+        line(format!("end lag (call_end) {}", self.end_lag_ms.text()));
         line(format!("generator send lag {}", self.send_lag_ms.text()));
         line(format!(
             "events received {} missed {} ahead-of-audio {}",
@@ -326,6 +338,7 @@ struct CallOutcome {
     lags: Vec<f64>,
     event_lags: Vec<f64>,
     send_lags: Vec<f64>,
+    end_lag: Option<f64>,
     audio_samples: usize,
     ahead: u64,
 }
@@ -416,6 +429,9 @@ async fn one_call(ctx: &Ctx, slot: usize, n: usize, clip: &Clip) -> CallOutcome 
                 "call_start" | "action" => return,
                 "call_end" => {
                     *got_end = true;
+                    if let Some(&last) = sent_at.last() {
+                        out.end_lag = Some(ms(ev.arrived.saturating_duration_since(last)));
+                    }
                     return;
                 }
                 _ => {}
@@ -539,7 +555,7 @@ async fn slot(ctx: Arc<Ctx>, slot: usize) -> Vec<CallOutcome> {
     tokio::time::sleep_until(ctx.t_start + offset).await;
     let mut outs = Vec::new();
     let mut n = 0;
-    while Instant::now() < ctx.t_stop {
+    while Instant::now() + MIN_CALL_LEFT < ctx.t_stop {
         if ctx.started.fetch_add(1, Ordering::Relaxed) >= cfg.max_calls {
             break;
         }
@@ -741,6 +757,7 @@ pub async fn run(cfg: LoadConfig, clips: Vec<Clip>) -> Result<Report, LoadError>
         ..Default::default()
     };
     let (mut dec, mut lag, mut evl, mut snd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut endl = Vec::new();
     let mut audio_samples = 0usize;
     for o in outs {
         audio_samples += o.audio_samples;
@@ -757,7 +774,10 @@ pub async fn run(cfg: LoadConfig, clips: Vec<Clip>) -> Result<Report, LoadError>
                 r.calls_failed += 1;
                 *r.failures.entry(f).or_default() += 1;
             }
-            None => r.calls_completed += 1,
+            None => {
+                r.calls_completed += 1;
+                endl.extend(o.end_lag);
+            }
         }
         dec.extend(o.decision_ms);
         lag.extend(o.lags);
@@ -769,6 +789,7 @@ pub async fn run(cfg: LoadConfig, clips: Vec<Clip>) -> Result<Report, LoadError>
     r.lag_ms = Percentiles::of(lag);
     r.event_lag_ms = Percentiles::of(evl);
     r.send_lag_ms = Percentiles::of(snd);
+    r.end_lag_ms = Percentiles::of(endl);
     let window = (t_start + cfg.ramp, t_stop);
     let server: Vec<_> = samples
         .v

@@ -73,7 +73,13 @@ async fn five_calls_complete_with_results_and_finite_latencies() {
     // every result has a latency, and beeps add lag samples.
     assert_eq!(r.decision_latency_ms.n, 5, "{text}");
     assert!(r.lag_ms.n >= 5, "{text}");
-    for p in [&r.decision_latency_ms, &r.lag_ms, &r.event_lag_ms] {
+    assert_eq!(r.end_lag_ms.n, 5, "{text}");
+    for p in [
+        &r.decision_latency_ms,
+        &r.lag_ms,
+        &r.event_lag_ms,
+        &r.end_lag_ms,
+    ] {
         for v in [p.p50, p.p99, p.max] {
             let v = v.unwrap();
             assert!(v.is_finite() && v >= 0.0, "{text}");
