@@ -32,6 +32,8 @@ enum Command {
     Tones(cmd::tones::TonesArgs),
     /// Run the HTTP/websocket server (live answering-machine detection).
     Serve(cmd::serve::ServeArgs),
+    /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
+    Loadtest(Box<cmd::loadtest::LoadtestArgs>),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Dtmf(a) => cmd::dtmf::run(a),
         Command::Tones(a) => cmd::tones::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Loadtest(a) => cmd::loadtest::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ pub mod amd_train;
 pub mod audio;
 pub mod dtmf;
 pub mod features;
+pub mod loadtest;
 mod mono;
 pub mod serve;
 pub mod tones;

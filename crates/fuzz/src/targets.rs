@@ -1,0 +1,482 @@
+//! The fuzz targets: every parser that reads bytes a network peer or an operator controls.
+//!
+//! Each target runs the same code the server runs on that input and then checks invariants
+//! the code promises (a failed check panics, so the driver reports it like a crash).
+
+use crate::{error_class, fnv1a, Outcome, Target};
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::path::Path;
+use tympan_amd::AmdConfig;
+use tympan_server::calls::CallSettings;
+use tympan_server::config::ServerConfig;
+
+/// Longest call id the server may accept, in characters (the documented limit of issue 13;
+/// kept here so the check does not depend on where the server defines it).
+pub const MAX_CALL_ID_CHARS: usize = 128;
+
+/// Text of a frame: websocket text frames are UTF-8 (the websocket layer refuses others);
+/// other bytes are read lossily so the parser still sees them.
+fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(input)
+}
+
+fn refused(msg: &str) -> Outcome {
+    Outcome::Refused(error_class(msg))
+}
+
+/// What [`CallSettings`] promise once accepted: the AMD overrides are resolved against the
+/// defaults at `rate` (as `CallSession::start` does) and a `play_wav` path stays in
+/// `media_dir`. Returns the outcome of the AMD step.
+fn check_settings(s: &CallSettings, rate: u32) -> Outcome {
+    if let Some(a) = &s.on_beep {
+        let media = Path::new("/srv/media");
+        if tympan_server::playback::check_action(a, media).is_ok() {
+            if let Some(p) = &a.play_wav {
+                let full = tympan_server::playback::media_path(media, p)
+                    .expect("check_action accepted the path");
+                assert!(full.starts_with(media), "{p:?} escapes media_dir");
+                assert!(
+                    !full
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir),
+                    "{p:?} has `..`"
+                );
+            }
+        }
+    }
+    match s.amd_config(&AmdConfig::default(), rate) {
+        Ok(cfg) => {
+            assert_eq!(cfg.sample_rate, rate);
+            assert!(
+                cfg.validate().is_ok(),
+                "amd_config returned an invalid config"
+            );
+            Outcome::Accepted(1)
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+fn check_call_id(id: &str) {
+    assert!(!id.is_empty(), "empty call id accepted");
+    assert!(
+        id.chars().count() <= MAX_CALL_ID_CHARS,
+        "call id of {} chars accepted",
+        id.chars().count()
+    );
+    assert!(
+        !id.chars().any(|c| c.is_control() || c == '/'),
+        "call id {id:?} has a control character or `/`"
+    );
+}
+
+/// Vonage media websocket: the first text frame.
+pub fn vonage_header(input: &[u8]) -> Outcome {
+    let t = text(input);
+    match tympan_server::vonage::parse_header(&t) {
+        Ok(h) => {
+            assert!(h.rate == 8000 || h.rate == 16000, "rate {}", h.rate);
+            check_call_id(&h.call_id);
+            match check_settings(&h.settings, h.rate) {
+                Outcome::Accepted(_) => Outcome::Accepted(u64::from(h.rate)),
+                r => r,
+            }
+        }
+        Err((code, why)) => {
+            assert!(
+                [1003, 1007, 1008].contains(&code),
+                "close code {code} for {why}"
+            );
+            Outcome::Refused(error_class(&why) ^ u64::from(code))
+        }
+    }
+}
+
+/// Twilio Media Streams: one text frame, handled as the server's receive loop handles it
+/// (`crates/server/src/twilio.rs` `run`): JSON, then by `event` — `start` through
+/// [`tympan_server::twilio::parse_start`] and the call settings, `media` through the track
+/// filter, base64 and µ-law decoding, `mark` and `dtmf` through their JSON pointers.
+/// The server has no pure `parse_message` yet, so the dispatch is mirrored here.
+pub fn twilio_message(input: &[u8]) -> Outcome {
+    let t = text(input);
+    let v: Value = match serde_json::from_str(&t) {
+        Ok(v) => v,
+        Err(e) => return refused(&e.to_string()),
+    };
+    match v.get("event").and_then(Value::as_str) {
+        Some("start") => match tympan_server::twilio::parse_start(&v) {
+            Ok(s) => {
+                check_call_id(&s.call_id);
+                if let Some(sid) = &s.call_sid {
+                    assert_eq!(&s.call_id, sid, "call id is not the callSid");
+                }
+                match check_settings(&s.settings, 8000) {
+                    Outcome::Accepted(_) => Outcome::Accepted(1),
+                    r => r,
+                }
+            }
+            Err((code, why)) => {
+                assert!(
+                    [1003, 1007, 1008].contains(&code),
+                    "close code {code} for {why}"
+                );
+                Outcome::Refused(error_class(&why) ^ u64::from(code))
+            }
+        },
+        Some("media") => {
+            let media = v.get("media");
+            let track = media.and_then(|m| m.get("track")).and_then(Value::as_str);
+            if matches!(track, Some(t) if t != "inbound" && t != "inbound_track") {
+                return Outcome::Accepted(2);
+            }
+            let Some(payload) = media.and_then(|m| m.get("payload")).and_then(Value::as_str) else {
+                return Outcome::Refused(3);
+            };
+            let mut ulaw = Vec::new();
+            if let Err(e) = base64::engine::general_purpose::STANDARD.decode_vec(payload, &mut ulaw)
+            {
+                return refused(&e.to_string());
+            }
+            let pcm: Vec<f32> = ulaw
+                .iter()
+                .map(|&b| f32::from(tympan_audio::g711::ulaw_decode(b)) / 32768.0)
+                .collect();
+            assert_eq!(pcm.len(), ulaw.len());
+            assert!(pcm.iter().all(|x| (-1.0..=1.0).contains(x)));
+            Outcome::Accepted(4)
+        }
+        Some("mark") => {
+            let name = v
+                .pointer("/mark/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            Outcome::Accepted(5 ^ (fnv1a(name.as_bytes()) & 1))
+        }
+        Some("dtmf") => {
+            let d = v
+                .pointer("/dtmf/digit")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            Outcome::Accepted(if d.is_empty() { 6 } else { 7 })
+        }
+        Some("connected") | Some("stop") => Outcome::Accepted(8),
+        Some(_) => Outcome::Refused(9),
+        None => Outcome::Refused(10),
+    }
+}
+
+/// What `ServerConfig::load` does after parsing: the AMD defaults are validated at both call
+/// rates (at 8 kHz only `beep_max_hz` may fail).
+fn check_server_config(cfg: &ServerConfig) -> Outcome {
+    for rate in [8000, 16000] {
+        let mut amd = cfg.amd.clone();
+        amd.sample_rate = rate;
+        if let Err(e) = amd.validate() {
+            if rate == 16000 || e.field != "beep_max_hz" {
+                return refused(&e.to_string());
+            }
+        }
+    }
+    if let Some(a) = &cfg.on_beep {
+        let _ = tympan_server::playback::check_action(a, &cfg.media_dir);
+    }
+    // An accepted configuration survives a JSON round trip unchanged.
+    let j = serde_json::to_value(cfg).expect("ServerConfig serialises");
+    let back = ServerConfig::from_json(&j.to_string()).expect("own JSON parses back");
+    assert_eq!(serde_json::to_value(&back).unwrap(), j, "JSON round trip");
+    Outcome::Accepted(1)
+}
+
+/// `tympan serve --config FILE.toml`: [`ServerConfig::from_toml`] plus the checks of `load`.
+pub fn server_config_toml(input: &[u8]) -> Outcome {
+    // `load` reads with `read_to_string`, which refuses invalid UTF-8 before parsing.
+    let Ok(t) = std::str::from_utf8(input) else {
+        return Outcome::Refused(0);
+    };
+    match ServerConfig::from_toml(t) {
+        Ok(cfg) => check_server_config(&cfg),
+        Err(e) => refused(&e),
+    }
+}
+
+/// `tympan serve --config FILE.json`: [`ServerConfig::from_json`] plus the checks of `load`.
+pub fn server_config_json(input: &[u8]) -> Outcome {
+    let Ok(t) = std::str::from_utf8(input) else {
+        return Outcome::Refused(0);
+    };
+    match ServerConfig::from_json(t) {
+        Ok(cfg) => check_server_config(&cfg),
+        Err(e) => refused(&e),
+    }
+}
+
+/// `tympan amd --config FILE.json` and per-call `amd` objects: JSON → [`AmdConfig`] →
+/// `validate`; a valid configuration must build a detector.
+pub fn amd_config_json(input: &[u8]) -> Outcome {
+    let cfg: AmdConfig = match serde_json::from_slice(input) {
+        Ok(c) => c,
+        Err(e) => return refused(&e.to_string()),
+    };
+    match cfg.validate() {
+        Ok(()) => {
+            if let Err(e) = tympan_amd::AmdDetector::new(cfg.clone()) {
+                panic!("validated config refused by AmdDetector::new: {e}");
+            }
+            Outcome::Accepted(u64::from(cfg.sample_rate))
+        }
+        Err(e) => Outcome::Refused(fnv1a(e.field.as_bytes())),
+    }
+}
+
+/// `GET|POST /v1/vonage/answer` form bodies and query strings: pairs → [`CallSettings`].
+pub fn vonage_answer_form(input: &[u8]) -> Outcome {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(input) {
+        Ok(p) => p,
+        Err(e) => return refused(&e.to_string()),
+    };
+    let m: Map<String, Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    match CallSettings::from_map(&m) {
+        Ok(s) => {
+            // What the answer webhook writes into the NCCO headers reads back the same.
+            let mut h = Map::new();
+            s.to_headers(&mut h);
+            assert_eq!(
+                CallSettings::from_map(&h).expect("own headers parse"),
+                s,
+                "settings → headers → settings"
+            );
+            check_settings(&s, 16000)
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+const JSON_DICT: &[&[u8]] = &[
+    b"\"content-type\"",
+    b"\"audio/l16;rate=16000\"",
+    b"\"audio/l16;rate=8000\"",
+    b"\"uuid\"",
+    b"\"amd\"",
+    b"\"on_beep\"",
+    b"\"on_beep_say\"",
+    b"\"on_beep_play_wav\"",
+    b"\"hangup\"",
+    b"\"say\"",
+    b"\"play_wav\"",
+    b"\"mode\"",
+    b"\"detect_message_end\"",
+    b"\"speech_threshold_ms\"",
+    b"\"sample_rate\"",
+    b"\"beep_max_hz\"",
+    b"\"../x.wav\"",
+    b"\"/etc/passwd\"",
+    b"\"{\\\"mode\\\":\\\"enable\\\"}\"",
+    b"\"event\"",
+    b"\"start\"",
+    b"\"media\"",
+    b"\"payload\"",
+    b"\"track\"",
+    b"\"inbound\"",
+    b"\"mark\"",
+    b"\"dtmf\"",
+    b"\"streamSid\"",
+    b"\"callSid\"",
+    b"\"mediaFormat\"",
+    b"\"customParameters\"",
+    b"\"encoding\"",
+    b"\"audio/x-mulaw\"",
+    b"\"sampleRate\"",
+    b"\"channels\"",
+    b"\"/w==\"",
+    b"\"=\"",
+];
+
+const TOML_DICT: &[&[u8]] = &[
+    b"listen = ",
+    b"public_base_url = ",
+    b"media_dir = ",
+    b"espeak = ",
+    b"max_calls_kept = ",
+    b"amd_model = ",
+    b"[amd]\n",
+    b"[vonage]\n",
+    b"[twilio]\n",
+    b"[on_beep]\n",
+    b"[[on_beep]]\n",
+    b"mode = \"detect_message_end\"\n",
+    b"strategy = ",
+    b"speech_threshold_ms = ",
+    b"beep_min_hz = ",
+    b"beep_max_hz = ",
+    b"sample_rate = ",
+    b"jwt = ",
+    b"api_base = ",
+    b"hangup = true\n",
+    b"say = ",
+    b"play_wav = ",
+    b"\"\"\"",
+    b"'''",
+    b"1979-05-27T07:32:00Z",
+    b"inf",
+    b"nan",
+    b"{ a = 1 }",
+    b"[1, 2]",
+    b"0x7fffffff",
+];
+
+const FORM_DICT: &[&[u8]] = &[
+    b"uuid=",
+    b"talk=",
+    b"rate=",
+    b"on_beep_say=",
+    b"on_beep_play_wav=",
+    b"hangup=",
+    b"amd=",
+    b"on_beep=",
+    b"&",
+    b"%7B%22mode%22%3A%22enable%22%7D",
+    b"%2e%2e",
+    b"%00",
+    b"+",
+    b"%",
+];
+
+/// Every target, in CLI order.
+pub static TARGETS: &[Target] = &[
+    Target {
+        name: "vonage_header",
+        about: "Vonage media websocket header (tympan_server::vonage::parse_header)",
+        seeds: &[
+            br#"{"content-type":"audio/l16;rate=16000"}"#,
+            br#"{"content-type":"audio/l16; rate=8000","uuid":"abc-123"}"#,
+            br#"{"content-type":"audio/l16;rate=16000","uuid":"c1","amd":{"mode":"detect_message_end","speech_threshold_ms":3000}}"#,
+            br#"{"content-type":"audio/l16;rate=8000","on_beep":{"say":"Sorry we missed you"},"hangup":true}"#,
+            br#"{"content-type":"audio/l16;rate=16000","on_beep_play_wav":"msg/a.wav","hangup":"false","amd":"{\"timeout_ms\":5000}"}"#,
+            br#"{"content-type":"audio/l16;rate=16000","event":"websocket:connected","uuid":"x","app":"y","on_beep":"{\"say\":\"hi\"}"}"#,
+            br#"{"content-type":"audio/pcmu;rate=8000"}"#,
+            br#"{}"#,
+        ],
+        dict: JSON_DICT,
+        max_len: 4_096,
+        run: vonage_header,
+    },
+    Target {
+        name: "twilio_message",
+        about: "Twilio Media Streams text frame (parse_start, media/mark/dtmf handling)",
+        seeds: &[
+            br#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
+            br#"{"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"streamSid":"MZ1","accountSid":"AC1","callSid":"CA1","tracks":["inbound"],"customParameters":{"on_beep_say":"hi","hangup":"true","amd":"{\"mode\":\"detect_message_end\"}"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#,
+            br#"{"event":"start","start":{"streamSid":"MZ2","mediaFormat":{"encoding":"audio/l16","sampleRate":16000,"channels":1}}}"#,
+            br#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"/////39/fn5+"},"streamSid":"MZ1"}"#,
+            br#"{"event":"media","media":{"track":"outbound","payload":"AAAA"}}"#,
+            br#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"tympan-on-beep"}}"#,
+            br#"{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"1"}}"#,
+            br#"{"event":"stop","sequenceNumber":"5","stop":{"accountSid":"AC1","callSid":"CA1"}}"#,
+        ],
+        dict: JSON_DICT,
+        max_len: 8_192,
+        run: twilio_message,
+    },
+    Target {
+        name: "server_config_toml",
+        about: "tympan serve --config (TOML → ServerConfig + AMD validation)",
+        seeds: &[
+            b"",
+            b"listen = \"127.0.0.1:8080\"\npublic_base_url = \"https://amd.example.com\"\nmedia_dir = \"media\"\nespeak = \"espeak-ng\"\nmax_calls_kept = 10000\n\n[amd]\nmode = \"detect_message_end\"\nspeech_threshold_ms = 2400\n\n[vonage]\napi_base = \"https://api.nexmo.com\"\njwt = \"eyJ\"\n\n[twilio]\napi_base = \"https://api.twilio.com\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\n\n[on_beep]\nsay = \"Sorry we missed you.\"\nhangup = true\n",
+            b"[amd]\nbeep_min_hz = 400.0\nbeep_max_hz = 3500.0\ntimeout_ms = 59000\n",
+            b"amd = { mode = \"enable\", strategy = \"twilio\" }\non_beep = { play_wav = \"a/b.wav\" }\n",
+            b"amd_model = \"model.json\"\n[amd]\nspeach_threshold_ms = 1\n",
+            b"listn = \"x\"\n[amd]\nspeech_threshold_ms = 50\n",
+        ],
+        dict: TOML_DICT,
+        max_len: 8_192,
+        run: server_config_toml,
+    },
+    Target {
+        name: "server_config_json",
+        about: "tympan serve --config FILE.json (JSON → ServerConfig + AMD validation)",
+        seeds: &[
+            br#"{}"#,
+            br#"{"public_base_url":"https://x.test","amd":{"speech_threshold_ms":3000},"vonage":{"jwt":"abc"},"on_beep":{"say":"hi","hangup":true},"max_calls_kept":5}"#,
+            br#"{"listen":"0.0.0.0:1","media_dir":"m","amd":{"mode":"detect_message_end","beep_max_hz":3999.5},"twilio":{"account_sid":"A","auth_token":"t"}}"#,
+            br#"{"listn":"x","amd":{"timeout_ms":1}}"#,
+        ],
+        dict: JSON_DICT,
+        max_len: 8_192,
+        run: server_config_json,
+    },
+    Target {
+        name: "amd_config_json",
+        about: "AmdConfig JSON (tympan amd --config, per-call amd) + validate + AmdDetector::new",
+        seeds: &[
+            br#"{}"#,
+            br#"{"sample_rate":16000,"mode":"detect_message_end","strategy":"twilio","timeout_ms":30000,"speech_threshold_ms":2400,"speech_end_threshold_ms":1200,"silence_timeout_ms":5000,"beep_min_hz":300.0,"beep_max_hz":2500.0}"#,
+            br#"{"sample_rate":8000,"mode":"enable","max_words":3,"min_word_length_ms":100,"max_word_length_ms":5000,"beep_min_ms":80,"beep_timeout_ms":0}"#,
+            br#"{"sample_rate":8000,"beep_max_hz":3999.0}"#,
+            br#"{"sample_rate":8000,"beep_max_hz":4000.0}"#,
+        ],
+        dict: JSON_DICT,
+        max_len: 4_096,
+        run: amd_config_json,
+    },
+    Target {
+        name: "vonage_answer_form",
+        about: "answer webhook form/query pairs → CallSettings (headers round trip)",
+        seeds: &[
+            b"uuid=abc&talk=Hello&rate=8000",
+            b"on_beep_say=Sorry+we+missed+you&hangup=true&amd=%7B%22mode%22%3A%22detect_message_end%22%7D",
+            b"on_beep_play_wav=msg%2Fa.wav&hangup=1",
+            b"on_beep=%7B%22say%22%3A%22hi%22%7D&hangup=0",
+        ],
+        dict: FORM_DICT,
+        max_len: 4_096,
+        run: vonage_answer_form,
+    },
+];
+
+/// A target by name.
+pub fn by_name(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_do_not_panic_and_reach_both_outcomes() {
+        for t in TARGETS {
+            let mut acc = 0;
+            let mut rej = 0;
+            for s in t.seeds {
+                match crate::run_once(t, s) {
+                    Ok(Outcome::Accepted(_)) => acc += 1,
+                    Ok(Outcome::Refused(_)) => rej += 1,
+                    Err(m) => panic!(
+                        "{}: seed {:?} panicked: {m}",
+                        t.name,
+                        String::from_utf8_lossy(s)
+                    ),
+                }
+            }
+            assert!(acc > 0, "{}: no seed is accepted", t.name);
+            assert!(
+                rej > 0 || t.name == "vonage_answer_form",
+                "{}: no seed is refused",
+                t.name
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        for (i, t) in TARGETS.iter().enumerate() {
+            assert!(TARGETS[i + 1..].iter().all(|u| u.name != t.name));
+            assert!(std::ptr::eq(by_name(t.name).unwrap(), t));
+        }
+    }
+}
