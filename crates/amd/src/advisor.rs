@@ -42,6 +42,9 @@ pub enum AdvisorError {
     },
     #[error("clip cutter: {0}")]
     Audio(String),
+    /// The bytes are not a model file (`tympan_ml::Model::load_from_bytes` refused them).
+    #[error("not a model file: {0}")]
+    Model(String),
 }
 
 /// Feature set named by a model card, checked against the model's row length.
@@ -64,13 +67,28 @@ pub fn model_feature_set(model: &Model) -> Result<FeatureSet, AdvisorError> {
     Ok(set)
 }
 
+/// Decode a model file written by `tympan amd train` (the bytes of its JSON card + weights) and
+/// check that it was trained on clip features this advisor computes, so a wrong model is
+/// refused when it is loaded, not when the first call starts. The server and the CLI both load
+/// models through this function; reading the file is theirs.
+pub fn load_model_bytes(bytes: &[u8]) -> Result<Arc<Model>, AdvisorError> {
+    let model = Model::load_from_bytes(bytes).map_err(|e| AdvisorError::Model(e.to_string()))?;
+    model_feature_set(&model)?;
+    Ok(Arc::new(model))
+}
+
 /// Streaming clip classifier for one call.
 pub struct Advisor {
     model: Arc<Model>,
     rate: u32,
     cutter: ClipCutter,
     features: ClipFeatures,
-    out: Vec<ClipAdvice>,
+    /// Samples of one 10 ms frame of the cutter.
+    frame_len: usize,
+    /// Samples already pushed into the cutter's current frame.
+    fill: usize,
+    /// Advice with the audio time (ms) at which its clip was cut.
+    out: Vec<(u64, ClipAdvice)>,
 }
 
 impl Advisor {
@@ -84,14 +102,28 @@ impl Advisor {
             rate: sample_rate,
             cutter,
             features: ClipFeatures::new(set),
+            frame_len: (sample_rate / 100) as usize,
+            fill: 0,
             out: Vec::new(),
         })
     }
 
-    /// Feed samples; clips that end here are classified at once.
+    /// Feed samples (any chunk size); clips that end here are classified at once.
+    ///
+    /// The samples go to the cutter frame by frame, and each clip is stamped with the audio
+    /// time of the frame that closed it, so the stamps do not depend on the chunking.
     pub fn push(&mut self, samples: &[f32]) {
-        self.cutter.push(samples);
-        self.classify();
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.frame_len - self.fill).min(rest.len());
+            self.cutter.push(&rest[..take]);
+            rest = &rest[take..];
+            self.fill += take;
+            if self.fill == self.frame_len {
+                self.fill = 0;
+                self.classify();
+            }
+        }
     }
 
     /// End of stream: the open clip (if long enough) is classified.
@@ -102,10 +134,18 @@ impl Advisor {
 
     /// Advice produced since the last call, oldest first.
     pub fn take(&mut self) -> Vec<ClipAdvice> {
+        self.take_timed().into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// Advice produced since the last call, oldest first, each with the audio time (ms from
+    /// the start of the stream, counted in whole 10 ms frames) at which its clip was cut:
+    /// 300 ms of silence after the clip, the 10 s cap, or the end of the stream.
+    pub fn take_timed(&mut self) -> Vec<(u64, ClipAdvice)> {
         std::mem::take(&mut self.out)
     }
 
     fn classify(&mut self) {
+        let cut_ms = self.cutter.audio_ms();
         for clip in self.cutter.take() {
             // Clips are at least 200 ms of audio, so features exist; a failure would be a bug in
             // the extractor, and advice is optional: skip the clip rather than stop the call.
@@ -123,12 +163,15 @@ impl Advisor {
                 }
             }
             let score = s[best];
-            self.out.push(ClipAdvice {
-                start_ms: clip.start_ms,
-                end_ms: clip.end_ms,
-                label: self.model.card.label_names[best].clone(),
-                score,
-            });
+            self.out.push((
+                cut_ms,
+                ClipAdvice {
+                    start_ms: clip.start_ms,
+                    end_ms: clip.end_ms,
+                    label: self.model.card.label_names[best].clone(),
+                    score,
+                },
+            ));
         }
     }
 }
@@ -204,5 +247,46 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, AdvisorError::Audio(_)), "{err}");
+    }
+
+    #[test]
+    fn cut_times_do_not_depend_on_chunking() {
+        let model = Arc::new(tone_noise_model(FeatureSet::MfccMeanStdDuration));
+        let mut x = synth::silence(8000, 400.0);
+        x.extend(synth::sine(8000, 1234.0, 500.0, -12.0));
+        x.extend(synth::silence(8000, 600.0));
+        x.extend(synth::white_noise(8000, 500.0, -18.0, 99));
+        x.extend(synth::silence(8000, 600.0));
+        let run = |chunk: usize| {
+            let mut a = Advisor::new(model.clone(), 8000).unwrap();
+            for part in x.chunks(chunk) {
+                a.push(part);
+            }
+            a.finish();
+            a.take_timed()
+        };
+        let want = run(160);
+        assert_eq!(want.len(), 2, "{want:?}");
+        for (cut, adv) in &want {
+            // Cut after 300 ms of silence following the clip, in whole frames.
+            assert_eq!(*cut, adv.end_ms + 300, "{adv:?}");
+        }
+        assert_eq!(run(37), want);
+        assert_eq!(run(8000), want);
+        assert_eq!(run(x.len()), want);
+    }
+
+    #[test]
+    fn model_bytes_load_and_wrong_models_are_refused() {
+        let m = tone_noise_model(FeatureSet::MfccMeanStdDuration);
+        let bytes = m.save_to_bytes().unwrap();
+        let back = load_model_bytes(&bytes).unwrap();
+        assert_eq!(back.card.label_names, m.card.label_names);
+        let err = load_model_bytes(b"{not a model").unwrap_err();
+        assert!(matches!(err, AdvisorError::Model(_)), "{err}");
+        let mut other = Model::load_from_bytes(&bytes).unwrap();
+        other.card.feature_description = "mean of 40 MFCCs at 22050 Hz".into();
+        let err = load_model_bytes(&other.save_to_bytes().unwrap()).unwrap_err();
+        assert!(matches!(err, AdvisorError::UnknownFeatures(..)), "{err}");
     }
 }

@@ -42,8 +42,10 @@ pub mod limits {
 }
 
 /// Full detector configuration. `Default` gives the peers' documented defaults at 8 kHz.
+/// Unknown keys are refused when deserialising (the error names the key), so a typo such as
+/// `speach_threshold_ms` is an error rather than a silently ignored setting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AmdConfig {
     /// Sample rate of the pushed audio: 8000 or 16000.
     pub sample_rate: u32,
@@ -196,5 +198,32 @@ impl AmdConfig {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = serde_json::from_str::<AmdConfig>(r#"{"speach_threshold_ms": 3000}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("speach_threshold_ms"), "{e}");
+        let c: AmdConfig =
+            serde_json::from_str(r#"{"speech_threshold_ms": 3000, "mode": "detect_message_end"}"#)
+                .unwrap();
+        assert_eq!(c.speech_threshold_ms, 3000);
+        assert_eq!(c.mode, Mode::DetectMessageEnd);
+        assert_eq!(c.timeout_ms, AmdConfig::default().timeout_ms);
+        let e = serde_json::from_str::<AmdConfig>(r#"{"mode": "detect_message_ending"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detect_message_ending"), "{e}");
+        // Round trip: everything serialised is accepted back.
+        let d = AmdConfig::default();
+        let back: AmdConfig = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
     }
 }

@@ -123,23 +123,25 @@ impl AmdDetector {
             if self.pending.len() == self.frame_len {
                 let frame = std::mem::take(&mut self.pending);
                 self.process_frame(&frame);
+                // The advisor sees the same whole frames, right after the detector: its clip
+                // events are stamped and ordered by audio time, whatever the chunking.
+                if let Some(a) = &mut self.advisor {
+                    a.push(&frame);
+                    self.drain_advice();
+                }
                 self.pending = frame;
                 self.pending.clear();
             }
         }
-        if let Some(a) = &mut self.advisor {
-            a.push(samples);
-            self.drain_advice();
-        }
     }
 
+    /// Clip events of the advisor, each stamped with the audio time its clip was cut.
     fn drain_advice(&mut self) {
         if let Some(a) = &mut self.advisor {
-            let at_ms = self.t;
             self.events.extend(
-                a.take()
+                a.take_timed()
                     .into_iter()
-                    .map(|clip| AmdEvent::Clip { at_ms, clip }),
+                    .map(|(at_ms, clip)| AmdEvent::Clip { at_ms, clip }),
             );
         }
     }

@@ -6,7 +6,15 @@
 //! public_base_url = "https://amd.example.com" # used in NCCO websocket URIs (https → wss)
 //! media_dir = "media"                       # root for per-call `play_wav` paths
 //! espeak = "espeak-ng"                      # TTS program for `say`
-//! max_calls_kept = 10000                    # in-memory call history (oldest dropped first)
+//! max_calls_kept = 10000                    # ended calls kept in memory (oldest dropped first)
+//! history_max_bytes = 268435456             # ... and at most this many bytes of their JSON
+//! max_concurrent_calls = 2000               # more live calls are refused (close 1013)
+//! media_stall_timeout_s = 30                # a media stream silent this long is ended
+//! shutdown_grace_s = 30                     # SIGTERM: live calls get this long to finish
+//! data_dir = "tympan-data"                  # the API token file (and, later, the database)
+//! api_tokens = ["..."]                      # bearer tokens for the control routes
+//! control_listen = "127.0.0.1:8081"         # control routes on their own listener
+//! audiosocket_listen = "127.0.0.1:9092"     # Asterisk AudioSocket (TCP) calls
 //!
 //! [amd]                                     # tympan_amd::AmdConfig defaults for every call
 //! mode = "detect_message_end"
@@ -35,6 +43,16 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Default number of calls kept in memory for `GET /v1/calls/{id}`.
 pub const DEFAULT_MAX_CALLS_KEPT: usize = 10_000;
+/// Default bound on the JSON bytes of the ended calls kept in memory (256 MiB).
+pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 << 20;
+/// Default number of live calls beyond which new calls are refused.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 2_000;
+/// Default time a media stream may send nothing before the call is ended, in seconds.
+pub const DEFAULT_MEDIA_STALL_TIMEOUT_S: u64 = 30;
+/// Default time live calls get to finish after SIGTERM, in seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_S: u64 = 30;
+/// Default data directory (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = "tympan-data";
 
 /// Everything `tympan serve` can be told.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -51,8 +69,29 @@ pub struct ServerConfig {
     pub media_dir: PathBuf,
     /// The espeak-ng program used for `say`.
     pub espeak: String,
-    /// How many calls `GET /v1/calls/{id}` remembers (oldest forgotten first).
+    /// How many ended calls `GET /v1/calls/{id}` remembers (oldest forgotten first).
     pub max_calls_kept: usize,
+    /// Bound on the JSON bytes of those ended calls (oldest forgotten first). Live calls are
+    /// never forgotten.
+    pub history_max_bytes: usize,
+    /// Live calls beyond this are refused with websocket close code 1013 ("try again later").
+    pub max_concurrent_calls: usize,
+    /// A media stream that sends nothing for this many seconds is closed (1008) and its call
+    /// ended.
+    pub media_stall_timeout_s: u64,
+    /// On SIGTERM or ctrl-c: stop accepting, give live calls this many seconds to end, then
+    /// close them (1001).
+    pub shutdown_grace_s: u64,
+    /// Directory for the server's files: the generated API token (`api-token`).
+    pub data_dir: PathBuf,
+    /// Bearer tokens accepted on the control routes (with `TYMPAN_API_TOKEN`); when neither is
+    /// set, `tympan serve` creates `data_dir/api-token`.
+    pub api_tokens: Vec<String>,
+    /// When set, the control routes (`/v1/calls…`, `/v1/events`) are served on this address
+    /// only, not on `listen`.
+    pub control_listen: Option<String>,
+    /// When set, Asterisk AudioSocket (TCP) calls are accepted on this address.
+    pub audiosocket_listen: Option<String>,
     /// Default AMD configuration; `sample_rate` is always taken from the stream.
     pub amd: AmdConfig,
     /// Model file from `tympan amd train`. When set, every call also classifies its VAD clips
@@ -74,6 +113,14 @@ impl Default for ServerConfig {
             media_dir: PathBuf::from("media"),
             espeak: "espeak-ng".into(),
             max_calls_kept: DEFAULT_MAX_CALLS_KEPT,
+            history_max_bytes: DEFAULT_HISTORY_MAX_BYTES,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            media_stall_timeout_s: DEFAULT_MEDIA_STALL_TIMEOUT_S,
+            shutdown_grace_s: DEFAULT_SHUTDOWN_GRACE_S,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            api_tokens: Vec::new(),
+            control_listen: None,
+            audiosocket_listen: None,
             amd: AmdConfig::default(),
             amd_model: None,
             vonage: VonageConfig::default(),
@@ -201,6 +248,16 @@ impl ServerConfig {
         Ok(cfg)
     }
 
+    /// [`Self::media_stall_timeout_s`] as a duration (at least one second).
+    pub fn media_stall_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.media_stall_timeout_s.max(1))
+    }
+
+    /// [`Self::shutdown_grace_s`] as a duration.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_s)
+    }
+
     /// Parse TOML text.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
@@ -250,6 +307,41 @@ mod tests {
     fn unknown_field_is_named() {
         let e = ServerConfig::from_toml("listn = \"x\"").unwrap_err();
         assert!(e.contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn unknown_nested_fields_are_named() {
+        for (text, key) in [
+            ("[vonage]\njwtt = \"x\"\n", "jwtt"),
+            ("[twilio]\nauth = \"x\"\n", "auth"),
+            ("[on_beep]\nsing = \"x\"\n", "sing"),
+        ] {
+            let e = ServerConfig::from_toml(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let e = ServerConfig::from_toml("[amd]\nspeach_threshold_ms = 1\n").unwrap_err();
+        assert!(e.contains("speach_threshold_ms"), "{e}");
+        let e = ServerConfig::from_json(r#"{"vonage":{"api":"x"}}"#).unwrap_err();
+        assert!(e.contains("api"), "{e}");
+    }
+
+    #[test]
+    fn hardening_keys_parse() {
+        let c = ServerConfig::from_toml(
+            "api_tokens = [\"0123456789abcdef\"]\ncontrol_listen = \"127.0.0.1:0\"\n\
+             max_concurrent_calls = 3\nhistory_max_bytes = 1000\nmedia_stall_timeout_s = 2\n\
+             shutdown_grace_s = 1\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.api_tokens, ["0123456789abcdef"]);
+        assert_eq!(c.control_listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!((c.max_concurrent_calls, c.history_max_bytes), (3, 1000));
+        assert_eq!(c.media_stall_timeout().as_secs(), 2);
+        assert_eq!(c.shutdown_grace().as_secs(), 1);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        let d = ServerConfig::default();
+        assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(d.max_concurrent_calls, DEFAULT_MAX_CONCURRENT_CALLS);
     }
 
     #[test]

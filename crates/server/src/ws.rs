@@ -1,8 +1,7 @@
-//! Websocket plumbing shared by the media endpoints.
+//! Websocket plumbing shared by the media endpoints and `/v1/events`.
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, Stream, StreamExt};
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -15,36 +14,57 @@ pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 pub const OUTBOUND_QUEUE: usize = 256;
 /// Longest close reason sent (RFC 6455 allows 123 bytes).
 pub const MAX_CLOSE_REASON: usize = 123;
+/// Longest time one outbound message may take to be written; a peer that stops reading for
+/// longer loses its connection (the call then ends instead of hanging).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One task owns the socket's sending half; everyone else sends through the channel.
-/// The task ends after sending a Close frame or when every sender is dropped.
-pub fn spawn_writer(
-    mut sink: SplitSink<WebSocket, Message>,
-) -> (mpsc::Sender<Message>, JoinHandle<()>) {
+/// The task ends after sending a Close frame, when a send fails or takes longer than
+/// `send_timeout`, or when every sender is dropped; senders then see the channel closed.
+pub fn spawn_writer<S>(
+    mut sink: S,
+    send_timeout: Duration,
+) -> (mpsc::Sender<Message>, JoinHandle<()>)
+where
+    S: Sink<Message> + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
     let handle = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
             let is_close = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || is_close {
-                break;
+            match tokio::time::timeout(send_timeout, sink.send(m)).await {
+                Ok(Ok(())) if !is_close => {}
+                Ok(Ok(())) => break,
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::warn!(timeout = ?send_timeout, "websocket peer stopped reading");
+                    // Dropping the sink without a close handshake: the peer is not reading.
+                    drop(rx);
+                    return;
+                }
             }
         }
-        let _ = sink.close().await;
+        drop(rx);
+        let _ = tokio::time::timeout(send_timeout, sink.close()).await;
     });
     (tx, handle)
 }
 
-/// Queue a Close frame with `code` and `reason` (cut to 123 bytes on a char boundary).
-pub async fn close_with(tx: &mpsc::Sender<Message>, code: u16, reason: &str) {
+/// A Close frame with `code` and `reason` (cut to 123 bytes on a char boundary).
+pub fn close_frame(code: u16, reason: &str) -> Message {
     let mut end = reason.len().min(MAX_CLOSE_REASON);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    let frame = CloseFrame {
+    Message::Close(Some(CloseFrame {
         code,
         reason: reason[..end].into(),
-    };
-    let _ = tx.send(Message::Close(Some(frame))).await;
+    }))
+}
+
+/// Queue a Close frame with `code` and `reason`.
+pub async fn close_with(tx: &mpsc::Sender<Message>, code: u16, reason: &str) {
+    let _ = tx.send(close_frame(code, reason)).await;
 }
 
 /// The next message, or `Err(())` once `deadline` passes first.
@@ -55,5 +75,81 @@ pub async fn next_before<S: Stream + Unpin>(
     match deadline {
         Some(d) => tokio::time::timeout_at(d, s.next()).await.map_err(|_| ()),
         None => Ok(s.next().await),
+    }
+}
+
+/// The sending side of a media websocket, the building block of the transports' `MediaOut`.
+#[derive(Clone)]
+pub struct WsSender {
+    /// Queue to the writer task.
+    pub tx: mpsc::Sender<Message>,
+}
+
+impl WsSender {
+    /// Queue one message; false once the writer is gone.
+    pub async fn send(&self, m: Message) -> bool {
+        self.tx.send(m).await.is_ok()
+    }
+
+    /// Close with a code and reason.
+    pub async fn close(&self, code: u16, reason: &str) {
+        close_with(&self.tx, code, reason).await;
+    }
+
+    /// Resolves when the writer task has ended.
+    pub async fn gone(&self) {
+        self.tx.closed().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+
+    /// A peer that stops reading: every send stays pending.
+    fn stuck_sink() -> Pin<Box<dyn Sink<Message, Error = ()> + Send>> {
+        Box::pin(futures_util::sink::unfold((), |(), _m: Message| {
+            std::future::pending::<Result<(), ()>>()
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_closes_the_writer_after_the_send_timeout() {
+        let (tx, writer) = spawn_writer(stuck_sink(), SEND_TIMEOUT);
+        let out = WsSender { tx };
+        assert!(out.send(Message::Text("x".into())).await);
+        let t0 = tokio::time::Instant::now();
+        out.gone().await;
+        // Paused clock: exactly the send timeout of virtual time went by.
+        assert_eq!(t0.elapsed(), SEND_TIMEOUT);
+        assert!(!out.send(Message::Text("y".into())).await);
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reading_peer_gets_every_message_then_the_close() {
+        let (sink_tx, mut sink_rx) = mpsc::unbounded_channel::<Message>();
+        let sink = Box::pin(futures_util::sink::unfold(
+            sink_tx,
+            |t, m: Message| async move {
+                t.send(m).map_err(|_| ())?;
+                Ok::<_, ()>(t)
+            },
+        ));
+        let (tx, writer) = spawn_writer(sink, SEND_TIMEOUT);
+        let out = WsSender { tx };
+        assert!(out.send(Message::Text("a".into())).await);
+        out.close(1000, &"é".repeat(100)).await;
+        writer.await.unwrap();
+        assert!(matches!(sink_rx.recv().await, Some(Message::Text(t)) if t.as_str() == "a"));
+        match sink_rx.recv().await {
+            Some(Message::Close(Some(f))) => {
+                assert!(
+                    f.reason.len() <= MAX_CLOSE_REASON && f.reason.len() >= MAX_CLOSE_REASON - 1
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -38,12 +38,7 @@ async fn vonage_call(paced: bool, frame_bytes: usize, call_id: &str) {
     assert_eq!(end["at_ms"], SIGNAL_MS);
 
     // The same story from the history endpoint.
-    let call: Value = reqwest::get(server.http(&format!("/v1/calls/{call_id}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call: Value = server.get_json(&format!("/v1/calls/{call_id}")).await;
     assert_eq!(call["state"], "ended");
     assert_eq!(call["platform"], "vonage");
     assert_eq!(call["audio_ms"], SIGNAL_MS);
@@ -203,12 +198,7 @@ async fn vonage_on_beep_plays_speech_back_then_hangs_up() {
     assert_eq!(body, json!({"action": "hangup"}));
     sender.abort();
     // The history records both actions.
-    let call: Value = reqwest::get(server.http("/v1/calls/vonage-act"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call: Value = server.get_json("/v1/calls/vonage-act").await;
     let actions = call["actions"].as_array().unwrap();
     assert!(actions
         .iter()
@@ -293,12 +283,7 @@ async fn twilio_on_beep_plays_wav_via_clear_media_mark_then_hangs_up() {
         req.content_type.as_deref(),
         Some("application/x-www-form-urlencoded")
     );
-    let call: Value = reqwest::get(server.http("/v1/calls/CAact"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call: Value = server.get_json("/v1/calls/CAact").await;
     let actions = call["actions"].as_array().unwrap();
     assert!(
         actions
@@ -455,15 +440,10 @@ async fn answer_webhook_returns_ncco_to_the_media_socket() {
 #[tokio::test]
 async fn healthz_and_unknown_call() {
     let server = TestServer::start(ServerConfig::default()).await;
-    let h: Value = reqwest::get(server.http("/healthz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = server.get_json("/healthz").await;
     assert_eq!(h["status"], "ok");
     assert_eq!(h["calls_kept"], 0);
-    let r = reqwest::get(server.http("/v1/calls/nope")).await.unwrap();
+    let r = server.get("/v1/calls/nope").await;
     assert_eq!(r.status(), 404);
 }
 

@@ -95,6 +95,9 @@ impl RecordingCallControl {
     }
 }
 
+/// The API token every [`TestServer`] accepts unless its config sets others.
+pub const TEST_TOKEN: &str = "test-token-0123456789";
+
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -107,9 +110,12 @@ impl TestServer {
     }
 
     pub async fn start_with(
-        config: ServerConfig,
+        mut config: ServerConfig,
         factory: tympan_server::analyzer::AnalyzerFactory,
     ) -> Self {
+        if config.api_tokens.is_empty() {
+            config.api_tokens = vec![TEST_TOKEN.into()];
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(config, factory);
@@ -122,14 +128,45 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// A websocket to `path` (with the test token, which media routes ignore).
     pub async fn ws(&self, path: &str) -> Ws {
-        let url = format!("ws://{}{}", self.addr, path);
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        ws_connect(self.addr, path, Some(TEST_TOKEN))
             .await
-            .expect("connect within the wait")
-            .expect("websocket connect");
-        ws
+            .expect("websocket connect")
     }
+
+    /// GET `path` with the test token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.http(path))
+            .bearer_auth(TEST_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` with the test token, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+}
+
+/// Open a websocket to `addr` + `path`, with `Authorization: Bearer token` when given.
+pub async fn ws_connect(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("connect within the wait")?;
+    Ok(ws)
 }
 
 /// Config with call control pointed at the recording double.

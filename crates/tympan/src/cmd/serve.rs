@@ -12,6 +12,13 @@ pub struct ServeArgs {
     /// Configuration file: TOML, or JSON when it ends in `.json`. Optional.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Data directory (default ./tympan-data, or `data_dir` from the config file): holds the
+    /// generated API token file `api-token`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Accept Asterisk AudioSocket (TCP) calls on this address (or `audiosocket_listen`).
+    #[arg(long)]
+    pub audiosocket_listen: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -30,30 +37,53 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
-    let model = match &config.amd_model {
-        Some(p) => {
-            let m = super::amd_train::load_model(p)?;
-            tracing::info!(model = %p.display(), classifier = m.card.classifier.kind(),
-                labels = ?m.card.label_names, "clip advice on");
-            Some(m)
+    if let Some(a) = args.audiosocket_listen {
+        config.audiosocket_listen = Some(a);
+    }
+    if let Some(d) = args.data_dir {
+        config.data_dir = d;
+    }
+    let env_token = std::env::var(tympan_server::auth::TOKEN_ENV).ok();
+    let (tokens, source) = tympan_server::auth::resolve_tokens(
+        &config.api_tokens,
+        env_token.as_deref(),
+        &config.data_dir,
+    )?;
+    match &source {
+        tympan_server::auth::TokenSource::Configured => {
+            tracing::info!("control routes: bearer tokens from api_tokens / TYMPAN_API_TOKEN")
         }
-        None => None,
-    };
-    let factory = tympan_server::analyzer::amd_factory_with_model(model);
+        tympan_server::auth::TokenSource::File(p) => {
+            tracing::info!(token_file = %p.display(), "control routes: bearer token from file")
+        }
+        tympan_server::auth::TokenSource::Created(p) => {
+            tracing::info!(token_file = %p.display(), "control routes: created a bearer token")
+        }
+    }
+    let factory =
+        tympan_server::analyzer::factory_from_config(&config).map_err(anyhow::Error::msg)?;
+    if let Some(m) = &factory.amd_model {
+        tracing::info!(classifier = m.card.classifier.kind(), labels = ?m.card.label_names,
+            "clip advice on");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&config.listen)
+        let listeners = tympan_server::Listeners::bind(&config)
             .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "tympan serve listening");
-        let state = tympan_server::AppState::new(config, factory);
-        tokio::select! {
-            r = tympan_server::serve(listener, state) => r.context("server")?,
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            .context("listening")?;
+        tracing::info!(addr = %listeners.main.local_addr()?, "tympan serve listening");
+        if let Some(c) = &listeners.control {
+            tracing::info!(addr = %c.local_addr()?, "control routes listening");
         }
-        Ok(())
+        if let Some(a) = &listeners.audiosocket {
+            tracing::info!(addr = %a.local_addr()?, "audiosocket listening");
+        }
+        let state = tympan_server::AppState::with_tokens(config, factory, tokens);
+        tympan_server::run(listeners, state, tympan_server::shutdown_signal())
+            .await
+            .context("server")
     })
 }

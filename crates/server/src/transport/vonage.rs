@@ -1,7 +1,9 @@
 //! Vonage: the answer webhook (NCCO) and the `audio/l16` media websocket.
 
-use crate::calls::{call_id_or_new, record_action, CallSession, CallSettings};
-use crate::ws::{close_with, spawn_writer, FIRST_FRAME_TIMEOUT, MAX_WS_MESSAGE};
+use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
+use crate::calls::CallSettings;
+use crate::ids::call_id_or_new;
+use crate::ws::{spawn_writer, WsSender, FIRST_FRAME_TIMEOUT, MAX_WS_MESSAGE, SEND_TIMEOUT};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -9,20 +11,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
-use tracing::Instrument;
 
 /// Websocket close code for an unsupported `content-type` (RFC 6455 1003).
 pub const CLOSE_UNSUPPORTED: u16 = 1003;
 /// Websocket close code for a header that is not JSON (RFC 6455 1007).
 pub const CLOSE_BAD_DATA: u16 = 1007;
-/// Websocket close code for refused per-call settings or protocol misuse (RFC 6455 1008).
-pub const CLOSE_POLICY: u16 = 1008;
+/// Websocket close code for refused per-call settings, ids or protocol misuse (RFC 6455 1008).
+pub const CLOSE_POLICY: u16 = crate::registry::CLOSE_POLICY;
 
 /// What the first text frame said.
 #[derive(Debug)]
@@ -60,8 +60,12 @@ pub fn parse_header(text: &str) -> Result<VonageHeader, (u16, String)> {
             ))
         }
     };
-    let call_id =
-        call_id_or_new(m.get("uuid").and_then(Value::as_str)).map_err(|e| (CLOSE_POLICY, e))?;
+    let uuid = match m.get("uuid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err((CLOSE_POLICY, "`uuid` must be a string".into())),
+    };
+    let call_id = call_id_or_new("uuid", uuid).map_err(|e| (CLOSE_POLICY, e))?;
     let settings = CallSettings::from_map(&m).map_err(|e| (CLOSE_POLICY, e))?;
     Ok(VonageHeader {
         rate,
@@ -78,7 +82,8 @@ pub async fn media_ws(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) 
 
 async fn run(state: Arc<AppState>, socket: WebSocket) {
     let (sink, mut stream) = socket.split();
-    let (tx, writer) = spawn_writer(sink);
+    let (tx, writer) = spawn_writer(sink, SEND_TIMEOUT);
+    let out = WsSender { tx };
     let header = match tokio::time::timeout(FIRST_FRAME_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Text(t)))) => parse_header(t.as_str()),
         Ok(Some(Ok(Message::Binary(_)))) => Err((
@@ -92,154 +97,107 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
             format!("no header within {FIRST_FRAME_TIMEOUT:?}"),
         )),
     };
-    let hdr = match header {
-        Ok(h) => h,
+    match header {
+        Ok(hdr) => {
+            let start = CallStart {
+                call_id: hdr.call_id.clone(),
+                platform: "vonage",
+                rate: hdr.rate,
+                settings: hdr.settings,
+            };
+            let out = VonageOut {
+                ws: out,
+                rate: hdr.rate,
+                call_id: hdr.call_id,
+            };
+            let input = VonageIn {
+                stream,
+                carry: None,
+            };
+            run_call(state, start, input, out).await;
+        }
         Err((code, reason)) => {
             tracing::warn!(code, %reason, "vonage websocket refused");
-            close_with(&tx, code, &reason).await;
-            drop(tx);
-            let _ = writer.await;
-            return;
+            out.close(code, &reason).await;
+            drop(out);
         }
-    };
-    let span = tracing::info_span!("call", call_id = %hdr.call_id, platform = "vonage");
-    async move {
-        let mut session = match CallSession::start(
-            state.clone(),
-            hdr.call_id.clone(),
-            "vonage",
-            hdr.rate,
-            &hdr.settings,
-        ) {
-            Ok(s) => s,
-            Err(reason) => {
-                tracing::warn!(%reason, "call refused");
-                close_with(&tx, CLOSE_POLICY, &reason).await;
-                drop(tx);
-                let _ = writer.await;
-                return;
-            }
-        };
-        let mut carry: Option<u8> = None;
-        let mut pcm: Vec<i16> = Vec::new();
-        loop {
-            let msg = match crate::ws::next_before(&mut stream, session.deadline()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(()) => {
-                    // Audio stalled past the analyser's decision deadline.
-                    session.on_timeout();
-                    continue;
-                }
-            };
-            match msg {
-                Ok(Message::Binary(b)) => {
-                    pcm.clear();
-                    let mut bytes = b.as_ref();
-                    if let Some(lo) = carry.take() {
-                        if let Some((&hi, rest)) = bytes.split_first() {
-                            pcm.push(i16::from_le_bytes([lo, hi]));
-                            bytes = rest;
-                        } else {
-                            carry = Some(lo);
-                        }
-                    }
-                    let mut it = bytes.chunks_exact(2);
-                    pcm.extend(it.by_ref().map(|p| i16::from_le_bytes([p[0], p[1]])));
-                    if let [odd] = it.remainder() {
-                        carry = Some(*odd);
-                    }
-                    if session.push_i16(pcm.iter().copied()) {
-                        if let Some(action) = session.on_beep.clone() {
-                            spawn_action(&state, &session, action, tx.clone());
-                        }
-                    }
-                }
-                Ok(Message::Text(t)) => {
-                    tracing::debug!(text = %t.as_str(), "vonage text frame");
-                }
-                Ok(Message::Close(_)) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        session.finish();
-        drop(tx);
-        // The writer ends once a running playback drops its sender too.
-        let _ = writer.await;
     }
-    .instrument(span)
-    .await
+    // The writer ends once every sender (a running playback's too) is gone.
+    let _ = writer.await;
 }
 
-fn spawn_action(
-    state: &Arc<AppState>,
-    session: &CallSession,
-    action: crate::config::BeepAction,
-    tx: mpsc::Sender<Message>,
-) {
-    let state = state.clone();
-    let call_id = session.call_id.clone();
-    let rate = session.rate;
-    let span = tracing::info_span!("on_beep", call_id = %call_id, platform = "vonage");
-    tokio::spawn(
-        async move {
-            let pcm = match crate::playback::render(
-                &action,
-                rate,
-                &state.config.espeak,
-                &state.config.media_dir,
-            )
-            .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, "on_beep message not rendered");
-                    record_action(&state, &call_id, json!({"action": "play", "error": e}));
-                    Vec::new()
-                }
-            };
-            // 20 ms frames, zero-padded, at real-time pace.
-            let frame = (rate / 50) as usize;
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut frames = 0usize;
-            for chunk in pcm.chunks(frame) {
-                tick.tick().await;
-                let mut bytes = Vec::with_capacity(frame * 2);
-                for i in 0..frame {
-                    bytes.extend_from_slice(&chunk.get(i).copied().unwrap_or(0).to_le_bytes());
-                }
-                if tx.send(Message::Binary(bytes.into())).await.is_err() {
-                    tracing::info!("call closed during playback");
-                    record_action(
-                        &state,
-                        &call_id,
-                        json!({"action": "play", "frames": frames, "interrupted": true}),
-                    );
-                    return;
-                }
-                frames += 1;
-            }
-            if frames > 0 {
-                record_action(
-                    &state,
-                    &call_id,
-                    json!({"action": "play", "frames": frames, "ms": frames * 20}),
-                );
-            }
-            if action.hangup {
-                let r = crate::control::vonage_hangup(&state.http, &state.config.vonage, &call_id)
-                    .await;
-                tracing::info!(result = ?r, "hangup");
-                let v = match r {
-                    Ok(status) => json!({"action": "hangup", "status": status}),
-                    Err(e) => json!({"action": "hangup", "error": e}),
-                };
-                record_action(&state, &call_id, v);
-            }
+/// Vonage's inbound half: binary L16 frames (any size; an odd byte carries over).
+struct VonageIn {
+    stream: SplitStream<WebSocket>,
+    carry: Option<u8>,
+}
+
+/// Append the samples of `bytes` (16-bit little-endian) to `pcm`, carrying an odd byte.
+pub fn decode_l16(carry: &mut Option<u8>, mut bytes: &[u8], pcm: &mut Vec<i16>) {
+    if let Some(lo) = carry.take() {
+        if let Some((&hi, rest)) = bytes.split_first() {
+            pcm.push(i16::from_le_bytes([lo, hi]));
+            bytes = rest;
+        } else {
+            *carry = Some(lo);
         }
-        .instrument(span),
-    );
+    }
+    let mut it = bytes.chunks_exact(2);
+    pcm.extend(it.by_ref().map(|p| i16::from_le_bytes([p[0], p[1]])));
+    if let [odd] = it.remainder() {
+        *carry = Some(*odd);
+    }
+}
+
+impl MediaIn for VonageIn {
+    async fn next(&mut self) -> Inbound {
+        match self.stream.next().await {
+            Some(Ok(Message::Binary(b))) => {
+                let mut pcm = Vec::with_capacity(b.len() / 2 + 1);
+                decode_l16(&mut self.carry, &b, &mut pcm);
+                Inbound::Audio(pcm)
+            }
+            Some(Ok(Message::Text(t))) => {
+                tracing::debug!(text = %t.as_str(), "vonage text frame");
+                Inbound::Ignored
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Inbound::End,
+            Some(Ok(_)) => Inbound::Ignored,
+        }
+    }
+}
+
+/// Vonage's outbound half: 20 ms L16 frames at real-time pace; hang-up through the Voice API.
+#[derive(Clone)]
+struct VonageOut {
+    ws: WsSender,
+    rate: u32,
+    call_id: String,
+}
+
+impl MediaOut for VonageOut {
+    async fn play(&self, pcm: Vec<i16>) -> PlayOutcome {
+        let frame = (self.rate / 50) as usize;
+        pace_frames(&pcm, frame, |f| {
+            let bytes: Vec<u8> = f.iter().flat_map(|s| s.to_le_bytes()).collect();
+            self.ws.send(Message::Binary(bytes.into()))
+        })
+        .await
+    }
+
+    async fn hangup(&self, state: Arc<AppState>) -> Result<Option<u16>, String> {
+        crate::control::vonage_hangup(&state.http, &state.config.vonage, &self.call_id)
+            .await
+            .map(Some)
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        self.ws.close(code, reason).await
+    }
+
+    async fn gone(&self) {
+        self.ws.gone().await
+    }
 }
 
 /// Base of websocket URIs: `public_base_url` with http(s) mapped to ws(s), else the request's
@@ -321,6 +279,9 @@ pub async fn answer(
     };
     let mut ws_headers = Map::new();
     if let Some(uuid) = params.get("uuid").and_then(Value::as_str) {
+        if let Err(e) = crate::ids::validate_id("uuid", uuid) {
+            return bad(e);
+        }
         ws_headers.insert("uuid".into(), json!(uuid));
     }
     settings.to_headers(&mut ws_headers);
@@ -364,5 +325,24 @@ mod tests {
                 .unwrap_err();
         assert_eq!(code, CLOSE_POLICY);
         assert!(why.contains("hangup"));
+        for hostile in ["..", "%2e%2e", "abc?x=1", "a/b"] {
+            let h = json!({"content-type": "audio/l16;rate=8000", "uuid": hostile}).to_string();
+            let (code, why) = parse_header(&h).unwrap_err();
+            assert_eq!(code, CLOSE_POLICY);
+            assert!(why.contains("uuid") && why.contains("refused"), "{why}");
+        }
+        let (_, why) =
+            parse_header(r#"{"content-type":"audio/l16;rate=8000","uuid":7}"#).unwrap_err();
+        assert!(why.contains("uuid"), "{why}");
+    }
+
+    #[test]
+    fn l16_odd_bytes_carry_over() {
+        let mut carry = None;
+        let mut pcm = Vec::new();
+        decode_l16(&mut carry, &[0x01, 0x02, 0x03], &mut pcm);
+        assert_eq!((pcm.as_slice(), carry), (&[0x0201i16][..], Some(0x03)));
+        decode_l16(&mut carry, &[0x04], &mut pcm);
+        assert_eq!((pcm.as_slice(), carry), (&[0x0201i16, 0x0403][..], None));
     }
 }

@@ -1,0 +1,573 @@
+//! The one call loop every transport runs: it owns the call core (`tympan_call::Call`), the
+//! clock, the timers and the call's record; it publishes the core's events and carries out its
+//! actions (render prompts with [`crate::playback`] and play them through the transport, hang
+//! up through the transport) and ends the call. Transports only turn bytes
+//! into [`Inbound`] items and carry out [`MediaOut`] requests.
+
+use crate::calls::{CallSettings, MAX_EVENTS_PER_CALL};
+use crate::config::BeepAction;
+use crate::registry::{lock, CallRecord, LiveCall, CLOSE_POLICY};
+use crate::AppState;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+use tympan_amd::AmdEvent;
+use tympan_call::{Action, BeepPolicy, Call, CallConfig, CallEvent, CallState, Prompt, Signal};
+
+/// Websocket close code sent to live calls when the server stops (RFC 6455 1001, going away).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// After the peer is gone, how long the call waits for its running actions (a hang-up
+/// request) before its record is closed.
+pub const ACTION_DRAIN: Duration = Duration::from_secs(15);
+
+/// One item from the peer, already decoded to PCM at the call's rate.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Audio samples (16-bit, the call's rate, any count).
+    Audio(Vec<i16>),
+    /// A DTMF digit signalled out of band.
+    Dtmf(char),
+    /// The transport confirmed that queued playback finished (Twilio mark).
+    PlaybackDone,
+    /// Something the call does not need (keep-alives, metadata).
+    Ignored,
+    /// The peer ended the stream (close, `stop`, EOF).
+    End,
+    /// The peer hung up the call (AudioSocket 0x00).
+    RemoteHangup,
+    /// The peer broke the protocol: close with this code and reason.
+    Error(u16, String),
+}
+
+/// The reading half of a transport.
+pub trait MediaIn: Send {
+    /// The next item. Must be cancel-safe: it is raced against timers.
+    fn next(&mut self) -> impl Future<Output = Inbound> + Send;
+}
+
+/// How a playback went.
+#[derive(Debug)]
+pub enum PlayOutcome {
+    /// Every frame was sent at real-time pace.
+    Played { frames: usize, ms: u64 },
+    /// The peer went away after `frames` frames.
+    Interrupted { frames: usize },
+    /// Handed to the platform, which plays it and confirms with [`Inbound::PlaybackDone`].
+    Queued { ms: u64 },
+    /// Nothing was played (the message could not be rendered or sent).
+    Failed(String),
+}
+
+/// The action record of a finished playback (`None` when there was nothing to play).
+fn play_record(outcome: &PlayOutcome) -> Option<Value> {
+    Some(match outcome {
+        PlayOutcome::Played { frames: 0, .. } => return None,
+        PlayOutcome::Played { frames, ms } => json!({"action": "play", "frames": frames, "ms": ms}),
+        PlayOutcome::Interrupted { frames } => {
+            json!({"action": "play", "frames": frames, "interrupted": true})
+        }
+        PlayOutcome::Queued { ms } => json!({"action": "play", "ms": ms, "mark_received": false}),
+        PlayOutcome::Failed(e) => json!({"action": "play", "error": e}),
+    })
+}
+
+/// The writing half of a transport. Cheap to clone (a channel sender and some ids).
+pub trait MediaOut: Clone + Send + Sync + 'static {
+    /// Play 16-bit PCM at the call's rate into the call.
+    fn play(&self, pcm: Vec<i16>) -> impl Future<Output = PlayOutcome> + Send;
+    /// Hang the call up (platform REST call, or an in-band hang-up); returns the HTTP status
+    /// when there is one.
+    fn hangup(
+        &self,
+        state: Arc<AppState>,
+    ) -> impl Future<Output = Result<Option<u16>, String>> + Send;
+    /// Close the connection with a code and reason.
+    fn close(&self, code: u16, reason: &str) -> impl Future<Output = ()> + Send;
+    /// Resolves once the output can no longer send (peer stopped reading past the send
+    /// timeout, or the connection is gone).
+    fn gone(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// What a transport learnt before the call starts.
+pub struct CallStart {
+    /// Validated call id.
+    pub call_id: String,
+    /// `vonage`, `twilio` or `audiosocket`.
+    pub platform: &'static str,
+    /// Samples per second of the inbound audio.
+    pub rate: u32,
+    /// The call's own settings.
+    pub settings: CallSettings,
+}
+
+enum Internal {
+    Played(u64, PlayOutcome),
+    Action(Value),
+}
+
+/// Run one call to its end. Refusals (duplicate id, server full, bad settings) close the
+/// connection with a code and reason.
+pub async fn run_call<I: MediaIn, O: MediaOut>(
+    state: Arc<AppState>,
+    start: CallStart,
+    input: I,
+    out: O,
+) {
+    let span = tracing::info_span!("call", call_id = %start.call_id, platform = start.platform);
+    run_inner(state, start, input, out).instrument(span).await
+}
+
+async fn refuse<O: MediaOut>(out: &O, code: u16, reason: &str) {
+    tracing::warn!(code, %reason, "call refused");
+    out.close(code, reason).await;
+}
+
+struct Session {
+    state: Arc<AppState>,
+    live: Arc<LiveCall>,
+    call_id: String,
+    call: Call,
+    started: Instant,
+    fired_deadline: Option<u64>,
+    /// The core's `call_end` messages, published once the record is closed.
+    end_msgs: Vec<Value>,
+}
+
+impl Session {
+    fn clock_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.call
+            .poll_timeout()
+            .filter(|ms| Some(*ms) != self.fired_deadline)
+            .map(|ms| self.started + Duration::from_millis(ms))
+    }
+
+    fn on_timeout(&mut self) {
+        let now = self.clock_ms();
+        self.fired_deadline = self.call.poll_timeout();
+        self.call.handle_timeout(now);
+        self.drain();
+    }
+
+    fn push(&mut self, pcm: &[i16]) {
+        if pcm.is_empty() {
+            return;
+        }
+        let now = self.clock_ms();
+        let t = std::time::Instant::now();
+        self.call.push_i16(pcm, now);
+        self.state
+            .metrics
+            .frame_processed(pcm.len() as u64, t.elapsed());
+        self.live
+            .audio_ms
+            .store(self.call.audio_ms(), Ordering::Relaxed);
+        self.drain();
+    }
+
+    fn finish(&mut self) {
+        let now = self.clock_ms();
+        self.call.finish(now);
+        self.live
+            .audio_ms
+            .store(self.call.audio_ms(), Ordering::Relaxed);
+        self.drain();
+    }
+
+    /// Publish and record the core's events.
+    fn drain(&mut self) {
+        while let Some(ev) = self.call.poll_event() {
+            if let CallEvent::Amd(AmdEvent::Result { .. }) = &ev {
+                self.state
+                    .metrics
+                    .decision(self.started.elapsed(), self.call.audio_ms());
+            }
+            tracing::info!(event = ?ev, "call event");
+            let msgs = ev.to_json(&self.call_id);
+            if let CallEvent::CallEnd { .. } = ev {
+                self.end_msgs.extend(msgs);
+                continue;
+            }
+            {
+                let mut r = lock(&self.live.record);
+                if let CallEvent::Amd(AmdEvent::Result { result, .. }) = &ev {
+                    r.result = Some(result.clone());
+                }
+                for m in &msgs {
+                    if m.get("type").is_none() {
+                        continue; // the drop-in beep message is not part of the record
+                    }
+                    if r.events.len() < MAX_EVENTS_PER_CALL {
+                        r.events.push(m.clone());
+                    } else {
+                        r.events_dropped += 1;
+                    }
+                }
+            }
+            for m in &msgs {
+                self.state.publish(&self.call_id, m);
+            }
+        }
+    }
+
+    /// Append to the call's action log (what the server did) and publish it as
+    /// `{"type": "action_done", ...}`.
+    fn record_action(&self, action: Value) {
+        lock(&self.live.record).actions.push(action.clone());
+        let mut v = action;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("call_id".into(), json!(self.call_id));
+            o.insert("type".into(), json!("action_done"));
+        }
+        self.state.publish(&self.call_id, &v);
+    }
+}
+
+fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The call core's configuration from the call's settings and the server defaults.
+pub fn call_config(
+    state: &AppState,
+    call_id: &str,
+    platform: &str,
+    rate: u32,
+    settings: &CallSettings,
+) -> Result<CallConfig, String> {
+    let amd = settings.amd_config(&state.config.amd, rate)?;
+    let on_beep: Option<BeepAction> = settings
+        .on_beep
+        .clone()
+        .or_else(|| state.config.on_beep.clone());
+    if let Some(a) = &on_beep {
+        crate::playback::check_action(a, &state.config.media_dir)?;
+    }
+    let mut cfg = CallConfig::new(call_id, platform, rate);
+    cfg.amd = Some(amd);
+    cfg.on_beep = on_beep.map(|a| BeepPolicy {
+        message: match (a.say, a.play_wav) {
+            (Some(text), _) => Some(Prompt::Say { text }),
+            (None, Some(path)) => Some(Prompt::File { path }),
+            (None, None) => None,
+        },
+        hangup: a.hangup,
+    });
+    Ok(cfg)
+}
+
+async fn run_inner<I: MediaIn, O: MediaOut>(
+    state: Arc<AppState>,
+    start: CallStart,
+    mut input: I,
+    out: O,
+) {
+    let CallStart {
+        call_id,
+        platform,
+        rate,
+        settings,
+    } = start;
+    if state.shutdown.draining() {
+        return refuse(
+            &out,
+            crate::registry::CLOSE_TRY_AGAIN,
+            "server is shutting down",
+        )
+        .await;
+    }
+    let call = match call_config(&state, &call_id, platform, rate, &settings)
+        .and_then(|cfg| state.factory.make(cfg).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => return refuse(&out, CLOSE_POLICY, &e).await,
+    };
+    let live = match state
+        .calls
+        .begin(CallRecord::new(call_id.clone(), platform, rate))
+    {
+        Ok(l) => l,
+        Err(why) => {
+            let (code, reason) = why.close(&call_id);
+            return refuse(&out, code, &reason).await;
+        }
+    };
+    state.metrics.call_started();
+    tracing::info!(rate, "call started");
+    let mut s = Session {
+        state: state.clone(),
+        live,
+        call_id,
+        call,
+        started: Instant::now(),
+        fired_deadline: None,
+        end_msgs: Vec::new(),
+    };
+    s.drain();
+    let (itx, mut irx) = mpsc::channel::<Internal>(8);
+    let mut outstanding = 0usize;
+    // A playback handed to the platform, waiting for its confirmation (Twilio's mark).
+    let mut awaiting: Option<(u64, u64)> = None;
+    let stall = state.config.media_stall_timeout();
+    let mut last_in = Instant::now();
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        run_actions(&state, &mut s, &out, &itx, &mut outstanding);
+        if s.call.state() == CallState::Ended {
+            break;
+        }
+        let analyzer_deadline = s.deadline();
+        let stall_deadline = last_in + stall;
+        let wake = min_deadline(analyzer_deadline, Some(stall_deadline))
+            .expect("the stall deadline is always set");
+        tokio::select! {
+            biased;
+            _ = crate::Shutdown::ending(&mut shutdown) => {
+                out.close(CLOSE_GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            _ = out.gone() => {
+                tracing::warn!("peer stopped reading (send timeout) or connection lost");
+                break;
+            }
+            Some(msg) = irx.recv() => {
+                outstanding -= 1;
+                let now = s.clock_ms();
+                match msg {
+                    Internal::Played(id, outcome) => {
+                        match &outcome {
+                            PlayOutcome::Queued { ms } => {
+                                s.call.playback_started(id, *ms, now);
+                                awaiting = Some((id, *ms));
+                                continue;
+                            }
+                            PlayOutcome::Played { .. } => s.call.playback_finished(id, now),
+                            PlayOutcome::Interrupted { .. } => {
+                                s.call.playback_failed(id, "peer went away", now)
+                            }
+                            PlayOutcome::Failed(e) => s.call.playback_failed(id, e, now),
+                        }
+                        if let Some(v) = play_record(&outcome) {
+                            s.record_action(v);
+                        }
+                        s.drain();
+                    }
+                    Internal::Action(v) => s.record_action(v),
+                }
+            }
+            r = tokio::time::timeout_at(wake, input.next()) => {
+                let now = Instant::now();
+                let item = match r {
+                    Ok(item) => item,
+                    Err(_) => {
+                        if now >= stall_deadline {
+                            let reason = format!("no media for {} s (media_stall_timeout_s)", stall.as_secs());
+                            tracing::warn!(%reason, "stalled");
+                            out.close(CLOSE_POLICY, &reason).await;
+                            break;
+                        }
+                        if analyzer_deadline.is_some_and(|d| now >= d) {
+                            s.on_timeout();
+                        }
+                        continue;
+                    }
+                };
+                last_in = now;
+                match item {
+                    Inbound::Audio(pcm) => s.push(&pcm),
+                    Inbound::Dtmf(d) => {
+                        let now = s.clock_ms();
+                        if let Err(e) = s.call.dtmf(d, now) {
+                            tracing::warn!(error = %e, "dtmf refused");
+                        }
+                        s.drain();
+                    }
+                    Inbound::PlaybackDone => {
+                        if let Some((id, ms)) = awaiting.take() {
+                            let now = s.clock_ms();
+                            s.record_action(json!({"action": "play", "ms": ms, "mark_received": true}));
+                            s.call.playback_finished(id, now);
+                            s.drain();
+                        }
+                    }
+                    Inbound::Ignored => {}
+                    Inbound::RemoteHangup => {
+                        let now = s.clock_ms();
+                        s.call.signal(Signal::RemoteHangup, now);
+                        s.drain();
+                        break;
+                    }
+                    Inbound::End => break,
+                    Inbound::Error(code, reason) => {
+                        tracing::warn!(code, %reason, "protocol error");
+                        out.close(code, &reason).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    s.finish();
+    if let Some((_, ms)) = awaiting.take() {
+        s.record_action(json!({"action": "play", "ms": ms, "mark_received": false}));
+    }
+    // Let running actions (playback to a closed peer, a hang-up request) report.
+    let drain_until = Instant::now() + ACTION_DRAIN;
+    while outstanding > 0 {
+        match tokio::time::timeout_at(drain_until, irx.recv()).await {
+            Ok(Some(Internal::Played(_, outcome))) => {
+                outstanding -= 1;
+                if let Some(v) = play_record(&outcome) {
+                    s.record_action(v);
+                }
+            }
+            Ok(Some(Internal::Action(v))) => {
+                outstanding -= 1;
+                s.record_action(v);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    state.calls.end(&s.live);
+    for m in std::mem::take(&mut s.end_msgs) {
+        state.publish(&s.call_id, &m);
+    }
+    tracing::info!(audio_ms = s.call.audio_ms(), "call ended");
+}
+
+/// Carry out the core's pending actions: playbacks and hang-ups run in their own tasks and
+/// report back through `itx`.
+fn run_actions<O: MediaOut>(
+    state: &Arc<AppState>,
+    s: &mut Session,
+    out: &O,
+    itx: &mpsc::Sender<Internal>,
+    outstanding: &mut usize,
+) {
+    while let Some(action) = s.call.poll_action() {
+        match action {
+            Action::Play { id, prompt } => {
+                *outstanding += 1;
+                spawn_play(
+                    state,
+                    s.call.config().sample_rate,
+                    id,
+                    prompt,
+                    out,
+                    itx.clone(),
+                );
+            }
+            Action::Hangup { reason } => {
+                *outstanding += 1;
+                tracing::info!(%reason, "hanging up");
+                spawn_hangup(state, out, itx.clone());
+            }
+            Action::StopPlayback { id } => {
+                s.record_action(json!({"action": "stop_playback", "id": id,
+                                       "error": "not supported by this transport"}));
+            }
+            Action::SendDtmf { digits } => {
+                s.record_action(json!({"action": "send_dtmf", "digits": digits,
+                                       "error": "not supported by this transport"}));
+            }
+        }
+    }
+}
+
+fn spawn_play<O: MediaOut>(
+    state: &Arc<AppState>,
+    rate: u32,
+    id: u64,
+    prompt: Prompt,
+    out: &O,
+    itx: mpsc::Sender<Internal>,
+) {
+    let state = state.clone();
+    let out = out.clone();
+    let action = match prompt {
+        Prompt::Say { text } => BeepAction {
+            say: Some(text),
+            ..Default::default()
+        },
+        Prompt::File { path } => BeepAction {
+            play_wav: Some(path),
+            ..Default::default()
+        },
+    };
+    tokio::spawn(
+        async move {
+            let outcome = match crate::playback::render(
+                &action,
+                rate,
+                &state.config.espeak,
+                &state.config.media_dir,
+            )
+            .await
+            {
+                Ok(pcm) if pcm.is_empty() => PlayOutcome::Failed("the message is empty".into()),
+                Ok(pcm) => out.play(pcm).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "message not rendered");
+                    PlayOutcome::Failed(e)
+                }
+            };
+            let _ = itx.send(Internal::Played(id, outcome)).await;
+        }
+        .in_current_span(),
+    );
+}
+
+fn spawn_hangup<O: MediaOut>(state: &Arc<AppState>, out: &O, itx: mpsc::Sender<Internal>) {
+    let state = state.clone();
+    let out = out.clone();
+    tokio::spawn(
+        async move {
+            let r = out.hangup(state).await;
+            tracing::info!(result = ?r, "hangup");
+            let v = match r {
+                Ok(Some(status)) => json!({"action": "hangup", "status": status}),
+                Ok(None) => json!({"action": "hangup"}),
+                Err(e) => json!({"action": "hangup", "error": e}),
+            };
+            let _ = itx.send(Internal::Action(v)).await;
+        }
+        .in_current_span(),
+    );
+}
+
+/// Send 16-bit PCM as frames of `frame` samples (the last zero-padded) every 20 ms through
+/// `send`, which returns false once the peer is gone. Shared by the transports that pace
+/// playback themselves (Vonage, AudioSocket).
+pub async fn pace_frames<F, Fut>(pcm: &[i16], frame: usize, mut send: F) -> PlayOutcome
+where
+    F: FnMut(Vec<i16>) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frames = 0usize;
+    for chunk in pcm.chunks(frame) {
+        tick.tick().await;
+        let mut f = chunk.to_vec();
+        f.resize(frame, 0);
+        if !send(f).await {
+            return PlayOutcome::Interrupted { frames };
+        }
+        frames += 1;
+    }
+    PlayOutcome::Played {
+        frames,
+        ms: frames as u64 * 20,
+    }
+}

@@ -1,0 +1,205 @@
+//! Counters and histograms for `GET /metrics` (Prometheus text format 0.0.4). Updated with
+//! relaxed atomics from the call tasks; no lock.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the decision-latency histogram buckets.
+pub const DECISION_BUCKETS_S: [f64; 10] = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 30.0];
+/// Upper bounds (seconds) of the frame-processing histogram buckets.
+pub const FRAME_BUCKETS_S: [f64; 8] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.02,
+];
+
+/// A fixed-bucket histogram.
+pub struct Histogram<const N: usize> {
+    bounds: [f64; N],
+    counts: [AtomicU64; N],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_us: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new(bounds: [f64; N]) -> Self {
+        Histogram {
+            bounds,
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Count one observation.
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        if let Some(i) = self.bounds.iter().position(|&b| s <= b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cum = 0;
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            cum += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cum}");
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {n}");
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {n}");
+    }
+}
+
+/// The server's counters.
+pub struct Metrics {
+    frames: AtomicU64,
+    samples: AtomicU64,
+    calls_started: AtomicU64,
+    events_dropped: AtomicU64,
+    /// Wall time from a call's start to its AMD result.
+    pub decision: Histogram<10>,
+    /// Wall time of one frame's analysis.
+    pub frame: Histogram<8>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            frames: AtomicU64::new(0),
+            samples: AtomicU64::new(0),
+            calls_started: AtomicU64::new(0),
+            events_dropped: AtomicU64::new(0),
+            decision: Histogram::new(DECISION_BUCKETS_S),
+            frame: Histogram::new(FRAME_BUCKETS_S),
+        }
+    }
+}
+
+impl Metrics {
+    /// One inbound frame of `samples` samples took `took` to analyse.
+    pub fn frame_processed(&self, samples: u64, took: Duration) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        self.samples.fetch_add(samples, Ordering::Relaxed);
+        self.frame.observe(took);
+    }
+
+    /// A call reached its result `wall` after it started (`audio_ms` of audio in).
+    pub fn decision(&self, wall: Duration, _audio_ms: u64) {
+        self.decision.observe(wall);
+    }
+
+    /// A call started.
+    pub fn call_started(&self) {
+        self.calls_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An events subscriber missed `n` messages.
+    pub fn events_dropped(&self, n: u64) {
+        self.events_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Frames analysed so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+}
+
+/// The Prometheus text for `state`.
+pub fn render(state: &AppState) -> String {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, kind: &str, help: &str, v: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    };
+    counter(
+        "tympan_active_calls",
+        "gauge",
+        "Calls live now.",
+        state.calls.live_count() as u64,
+    );
+    counter(
+        "tympan_calls_started_total",
+        "counter",
+        "Calls started since the server started.",
+        m.calls_started.load(Ordering::Relaxed),
+    );
+    counter(
+        "tympan_frames_processed_total",
+        "counter",
+        "Inbound audio frames analysed.",
+        m.frames(),
+    );
+    counter(
+        "tympan_samples_processed_total",
+        "counter",
+        "Inbound audio samples analysed.",
+        m.samples.load(Ordering::Relaxed),
+    );
+    counter(
+        "tympan_events_dropped_total",
+        "counter",
+        "Messages /v1/events subscribers missed because they read too slowly.",
+        m.events_dropped.load(Ordering::Relaxed),
+    );
+    counter(
+        "tympan_history_bytes",
+        "gauge",
+        "Bytes of JSON held for ended calls.",
+        state.calls.history_bytes() as u64,
+    );
+    m.decision.render(
+        "tympan_decision_seconds",
+        "Wall time from a call's start to its AMD result.",
+        &mut out,
+    );
+    m.frame.render(
+        "tympan_frame_processing_seconds",
+        "Wall time to analyse one inbound frame.",
+        &mut out,
+    );
+    out
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&state),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::new([0.1, 1.0]);
+        h.observe(Duration::from_millis(50));
+        h.observe(Duration::from_millis(500));
+        h.observe(Duration::from_secs(5));
+        let mut s = String::new();
+        h.render("x", "help", &mut s);
+        assert!(s.contains("x_bucket{le=\"0.1\"} 1\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"1\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"+Inf\"} 3\n"), "{s}");
+        assert!(s.contains("x_count 3\n"), "{s}");
+        assert!(s.contains("x_sum 5.55\n"), "{s}");
+    }
+}

@@ -1,0 +1,302 @@
+//! The shared registry: live calls (claimed at start, released at end) and the history of
+//! ended calls, bounded in bytes and in count. Live calls are never evicted.
+//!
+//! The audio path does not take these locks: each live call's record has its own lock, taken
+//! by the call's task only when an event or action is added (and by `GET /v1/calls/{id}`),
+//! and the audio position is an atomic. Locks here never poison: a panicking holder leaves
+//! the data as it was and later users carry on ([`lock`]).
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::Notify;
+use tympan_amd::AmdResult;
+
+/// Take a lock whether or not an earlier holder panicked (the data is plain records that a
+/// panic cannot leave half-invariant in a way that matters to readers).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Websocket close code when the server is at `max_concurrent_calls` (RFC 6455 1013, "try
+/// again later").
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Websocket close code for a refused call (bad id, id already live, bad settings).
+pub const CLOSE_POLICY: u16 = 1008;
+
+/// What `GET /v1/calls/{id}` returns.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    /// `vonage`, `twilio` or `audiosocket`.
+    pub platform: &'static str,
+    /// `active` or `ended`.
+    pub state: &'static str,
+    pub sample_rate: u32,
+    /// Audio received so far, in ms.
+    pub audio_ms: u64,
+    pub result: Option<AmdResult>,
+    /// Events as published on `/v1/events` (at most `MAX_EVENTS_PER_CALL`).
+    pub events: Vec<Value>,
+    /// Events not kept because the per-call limit was reached.
+    pub events_dropped: u64,
+    /// What the server did for the call (playback, hang-up), in order.
+    pub actions: Vec<Value>,
+}
+
+impl CallRecord {
+    /// A fresh record of a call that just started.
+    pub fn new(call_id: String, platform: &'static str, sample_rate: u32) -> Self {
+        CallRecord {
+            call_id,
+            platform,
+            state: "active",
+            sample_rate,
+            audio_ms: 0,
+            result: None,
+            events: Vec::new(),
+            events_dropped: 0,
+            actions: Vec::new(),
+        }
+    }
+}
+
+/// One live call as the registry sees it.
+pub struct LiveCall {
+    /// The record; locked by the call's own task when it adds events or actions.
+    pub record: Mutex<CallRecord>,
+    /// Audio received, in ms (updated on every frame without a lock).
+    pub audio_ms: AtomicU64,
+}
+
+impl LiveCall {
+    /// A copy of the record with the current audio position.
+    pub fn snapshot(&self) -> CallRecord {
+        let mut r = lock(&self.record).clone();
+        r.audio_ms = self.audio_ms.load(Ordering::Relaxed);
+        r
+    }
+}
+
+/// Why a call could not be registered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another connection holds this id.
+    Duplicate,
+    /// `max_concurrent_calls` calls are live.
+    Full(usize),
+}
+
+impl Refusal {
+    /// Websocket close code and reason for the refusal.
+    pub fn close(&self, call_id: &str) -> (u16, String) {
+        match self {
+            Refusal::Duplicate => (
+                CLOSE_POLICY,
+                format!("call id `{call_id}` is already live on another connection"),
+            ),
+            Refusal::Full(n) => (
+                CLOSE_TRY_AGAIN,
+                format!("try again later: {n} calls live (max_concurrent_calls)"),
+            ),
+        }
+    }
+}
+
+/// Ended calls kept for `GET /v1/calls/{id}`, as serialised JSON, oldest forgotten first.
+struct History {
+    max_calls: usize,
+    max_bytes: usize,
+    bytes: usize,
+    calls: HashMap<String, Arc<str>>,
+    order: VecDeque<String>,
+}
+
+impl History {
+    fn insert(&mut self, id: String, json: Arc<str>) {
+        if let Some(old) = self.calls.remove(&id) {
+            self.bytes -= old.len() + id.len();
+            self.order.retain(|o| o != &id);
+        }
+        self.bytes += json.len() + id.len();
+        self.order.push_back(id.clone());
+        self.calls.insert(id, json);
+        while self.order.len() > self.max_calls || self.bytes > self.max_bytes {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(j) = self.calls.remove(&old) {
+                self.bytes -= j.len() + old.len();
+            }
+        }
+    }
+}
+
+/// Live calls and the bounded history.
+pub struct Registry {
+    max_live: usize,
+    live: Mutex<HashMap<String, Arc<LiveCall>>>,
+    history: Mutex<History>,
+    /// Woken whenever a live call ends (the drain on shutdown waits on it).
+    pub ended: Notify,
+}
+
+/// What a lookup found.
+pub enum Found {
+    /// A live call (copy of its record, `state: "active"`).
+    Live(CallRecord),
+    /// An ended call as stored JSON.
+    Ended(Arc<str>),
+}
+
+impl Registry {
+    /// A registry refusing calls beyond `max_live` and keeping at most `max_calls` ended calls
+    /// in at most `max_bytes` bytes of JSON.
+    pub fn new(max_live: usize, max_calls: usize, max_bytes: usize) -> Self {
+        Registry {
+            max_live: max_live.max(1),
+            live: Mutex::new(HashMap::new()),
+            history: Mutex::new(History {
+                max_calls: max_calls.max(1),
+                max_bytes,
+                bytes: 0,
+                calls: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+            ended: Notify::new(),
+        }
+    }
+
+    /// Claim `rec.call_id` for a new live call.
+    pub fn begin(&self, rec: CallRecord) -> Result<Arc<LiveCall>, Refusal> {
+        let mut live = lock(&self.live);
+        if live.contains_key(&rec.call_id) {
+            return Err(Refusal::Duplicate);
+        }
+        if live.len() >= self.max_live {
+            return Err(Refusal::Full(live.len()));
+        }
+        let id = rec.call_id.clone();
+        let call = Arc::new(LiveCall {
+            record: Mutex::new(rec),
+            audio_ms: AtomicU64::new(0),
+        });
+        live.insert(id, call.clone());
+        Ok(call)
+    }
+
+    /// Release a live call: its final record goes to the history.
+    pub fn end(&self, call: &LiveCall) {
+        let mut rec = call.snapshot();
+        rec.state = "ended";
+        let json: Arc<str> = Arc::from(serde_json::to_string(&rec).unwrap_or_default());
+        lock(&self.history).insert(rec.call_id.clone(), json);
+        lock(&self.live).remove(&rec.call_id);
+        self.ended.notify_waiters();
+    }
+
+    /// A call by id: live first, then the history.
+    pub fn get(&self, id: &str) -> Option<Found> {
+        let live = lock(&self.live).get(id).cloned();
+        if let Some(c) = live {
+            return Some(Found::Live(c.snapshot()));
+        }
+        lock(&self.history).calls.get(id).cloned().map(Found::Ended)
+    }
+
+    /// Number of live calls.
+    pub fn live_count(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Number of ended calls remembered.
+    pub fn history_len(&self) -> usize {
+        lock(&self.history).calls.len()
+    }
+
+    /// Bytes of JSON held by the history.
+    pub fn history_bytes(&self) -> usize {
+        lock(&self.history).bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str) -> CallRecord {
+        CallRecord::new(id.into(), "vonage", 8000)
+    }
+
+    #[test]
+    fn a_live_id_cannot_be_claimed_twice_and_the_cap_holds() {
+        let r = Registry::new(2, 10, 1 << 20);
+        let a = r.begin(rec("a")).unwrap();
+        assert_eq!(r.begin(rec("a")).err(), Some(Refusal::Duplicate));
+        let _b = r.begin(rec("b")).unwrap();
+        let full = r.begin(rec("c")).err().unwrap();
+        assert_eq!(full, Refusal::Full(2));
+        assert_eq!(full.close("c").0, CLOSE_TRY_AGAIN);
+        r.end(&a);
+        assert_eq!(r.live_count(), 1);
+        // Once ended, the id may be used again.
+        r.begin(rec("a")).unwrap();
+    }
+
+    #[test]
+    fn history_is_bounded_in_bytes_and_live_calls_stay() {
+        let one = serde_json::to_string(&CallRecord {
+            state: "ended",
+            ..rec("h0")
+        })
+        .unwrap()
+        .len()
+            + 2;
+        let r = Registry::new(100, 1000, 3 * one);
+        let live = r.begin(rec("live")).unwrap();
+        for i in 0..10 {
+            let c = r.begin(rec(&format!("h{i}"))).unwrap();
+            r.end(&c);
+        }
+        assert!(
+            r.history_bytes() <= 3 * one,
+            "{} > {}",
+            r.history_bytes(),
+            3 * one
+        );
+        assert_eq!(r.history_len(), 3);
+        assert!(r.get("h0").is_none());
+        assert!(matches!(r.get("h9"), Some(Found::Ended(_))));
+        assert!(matches!(r.get("live"), Some(Found::Live(_))));
+        drop(live);
+    }
+
+    #[test]
+    fn history_is_bounded_in_count() {
+        let r = Registry::new(100, 2, 1 << 20);
+        for id in ["a", "b", "c"] {
+            let c = r.begin(rec(id)).unwrap();
+            r.end(&c);
+        }
+        assert!(r.get("a").is_none());
+        assert_eq!(r.history_len(), 2);
+    }
+
+    #[test]
+    fn a_panic_while_holding_a_record_does_not_poison_the_registry() {
+        let r = Arc::new(Registry::new(10, 10, 1 << 20));
+        let c = r.begin(rec("p")).unwrap();
+        let c2 = c.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = c2.record.lock().unwrap();
+            panic!("boom");
+        })
+        .join();
+        assert!(c.record.is_poisoned());
+        assert!(matches!(r.get("p"), Some(Found::Live(_))));
+        r.end(&c);
+        assert!(matches!(r.get("p"), Some(Found::Ended(_))));
+    }
+}

@@ -1,0 +1,6 @@
+//! Transports: each one file of bytes ↔ PCM and action execution around the one call loop
+//! ([`crate::call_task`]).
+
+pub mod audiosocket;
+pub mod twilio;
+pub mod vonage;
