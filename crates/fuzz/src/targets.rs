@@ -255,6 +255,109 @@ pub fn vonage_answer_form(input: &[u8]) -> Outcome {
     }
 }
 
+/// Asterisk AudioSocket byte stream through the server's sans-I/O
+/// [`tympan_server::transport::audiosocket::Decoder`]. Checks: the frames and the error do not
+/// depend on how the stream is cut into reads, an error's byte offset lies inside the stream,
+/// and re-encoding the decoded frames gives back the bytes they were decoded from.
+pub fn audiosocket_stream(input: &[u8]) -> Outcome {
+    use tympan_server::transport::audiosocket::{encode, Decoder, Frame, FrameError};
+    fn decode(chunks: &mut dyn Iterator<Item = &[u8]>) -> (Vec<Frame>, Option<FrameError>) {
+        let mut d = Decoder::default();
+        let mut frames = Vec::new();
+        for c in chunks {
+            d.push(c);
+            loop {
+                match d.next_frame() {
+                    Ok(Some(f)) => frames.push(f),
+                    Ok(None) => break,
+                    Err(e) => return (frames, Some(e)),
+                }
+            }
+        }
+        (frames, None)
+    }
+    let whole = decode(&mut std::iter::once(input));
+    // Reads of 1..=7 bytes, the size chosen by the first byte.
+    let step = 1 + usize::from(input.first().copied().unwrap_or(0) % 7);
+    let cut = decode(&mut input.chunks(step));
+    assert_eq!(
+        whole, cut,
+        "decoding depends on read sizes (reads of {step})"
+    );
+    let (frames, err) = whole;
+    let mut again = Vec::new();
+    for f in &frames {
+        again.extend(match f {
+            Frame::Hangup => encode(0x00, &[]),
+            Frame::Uuid(b) => encode(0x01, b),
+            Frame::Dtmf(c) => encode(0x03, &[u8::try_from(*c).expect("DTMF is ASCII")]),
+            Frame::Audio(x) => encode(
+                0x10,
+                &x.iter().flat_map(|s| s.to_le_bytes()).collect::<Vec<u8>>(),
+            ),
+            Frame::Error(p) => encode(0xff, p),
+        });
+    }
+    // A hang-up frame may carry a payload the decoder drops; every other frame re-encodes to
+    // the very bytes it came from.
+    let hangup_payload_possible = frames.contains(&Frame::Hangup);
+    if !hangup_payload_possible {
+        assert!(
+            input.starts_with(&again),
+            "re-encoded frames differ from the input"
+        );
+    }
+    assert!(again.len() <= input.len());
+    let (back, back_err) = decode(&mut std::iter::once(again.as_slice()));
+    assert_eq!(back, frames, "decode(encode(frames)) != frames");
+    assert!(back_err.is_none(), "own encoding refused: {back_err:?}");
+    let kinds = frames.iter().fold(0u64, |m, f| {
+        m | match f {
+            Frame::Hangup => 1,
+            Frame::Uuid(_) => 2,
+            Frame::Dtmf(_) => 4,
+            Frame::Audio(_) => 8,
+            Frame::Error(_) => 16,
+        }
+    });
+    match err {
+        None => Outcome::Accepted(kinds),
+        Some(e) => {
+            let (offset, class) = match &e {
+                FrameError::UnknownKind { offset, .. } => (*offset, 1),
+                FrameError::TooLong { offset, .. } => (*offset, 2),
+                FrameError::BadLength { offset, what, .. } => (*offset, 3 ^ fnv1a(what.as_bytes())),
+                FrameError::BadDtmf { offset, .. } => (*offset, 4),
+            };
+            assert!(
+                offset as usize >= again.len() && (offset as usize) < input.len(),
+                "error offset {offset} outside the failing frame's range"
+            );
+            if !hangup_payload_possible {
+                assert_eq!(
+                    offset as usize,
+                    again.len(),
+                    "error offset {offset} is not the failing frame's start"
+                );
+            }
+            Outcome::Refused(class ^ (kinds << 8))
+        }
+    }
+}
+
+const AUDIOSOCKET_DICT: &[&[u8]] = &[
+    b"\x00\x00\x00",
+    b"\x01\x00\x10",
+    b"\x03\x00\x01",
+    b"\x10\x01\x40",
+    b"\x10\x00\x02",
+    b"\xff\x00\x01",
+    b"\x10\x3e\x80",
+    b"\x10\x3e\x82",
+    b"\x10\xff\xff",
+    b"\x02\x00\x00",
+];
+
 const JSON_DICT: &[&[u8]] = &[
     b"\"content-type\"",
     b"\"audio/l16;rate=16000\"",
@@ -435,6 +538,22 @@ pub static TARGETS: &[Target] = &[
         dict: FORM_DICT,
         max_len: 4_096,
         run: vonage_answer_form,
+    },
+    Target {
+        name: "audiosocket_stream",
+        about: "Asterisk AudioSocket TCP framing (transport::audiosocket::Decoder)",
+        seeds: &[
+            b"\x01\x00\x10\x40\x1c\x8f\x3a\x55\x01\x4e\x2b\x9d\x11\x22\x33\x44\x55\x66\x77\x10\x00\x08\x01\x00\xff\x7f\x00\x80\x10\x00\x03\x00\x01\x35\x00\x00\x00",
+            b"\x01\x00\x10\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x03\x00\x01#\x03\x00\x01d\xff\x00\x01\x02",
+            b"\x10\x00\x03\x01\x02\x03",
+            b"\x03\x00\x01x",
+            b"\x07\x00\x00",
+            b"\x10\x3e\x82",
+            b"\x01\x00\x0f\x00",
+        ],
+        dict: AUDIOSOCKET_DICT,
+        max_len: 4_096,
+        run: audiosocket_stream,
     },
 ];
 

@@ -41,7 +41,13 @@ fn greeting_then_beep(rate: u32, speech_ms: f64) -> Vec<f32> {
 async fn five_calls_complete_with_results_and_finite_latencies() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(ServerConfig::default(), tympan_server::amd_factory());
+    // The control routes (/v1/events) need a bearer token; the generator sends it.
+    let token = "loadtest-token-0123456789";
+    let config = ServerConfig {
+        api_tokens: vec![token.to_owned()],
+        ..Default::default()
+    };
+    let state = AppState::new(config, tympan_server::amd_factory());
     tokio::spawn(async move { tympan_server::serve(listener, state).await.unwrap() });
 
     let rate = 8000;
@@ -50,6 +56,7 @@ async fn five_calls_complete_with_results_and_finite_latencies() {
         Clip::from_f32("greeting-3.5s", &greeting_then_beep(rate, 3500.0)),
     ];
     let mut cfg = LoadConfig::new(&format!("ws://{addr}/v1/media/vonage")).unwrap();
+    cfg.token = Some(token.to_owned());
     cfg.concurrency = 5;
     cfg.rate = rate;
     cfg.ramp = Duration::from_millis(500);
