@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 command -v sox >/dev/null 2>&1 || need+=(sox libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # PostgreSQL server binaries (initdb, postgres, pg_isready): the store tests start a throwaway
 # server from them (crates/store/tests/common/pg.rs, scripts/pg-test-server.sh).

@@ -103,6 +103,9 @@ pub struct ServerConfig {
     pub twilio: TwilioConfig,
     /// Default action on a beep for calls that set none.
     pub on_beep: Option<BeepAction>,
+    /// `[sip]`: SIP over UDP (see [`crate::transport::sip`]).
+    #[serde(default)]
+    pub sip: crate::transport::sip::SipConfig,
 }
 
 impl Default for ServerConfig {
@@ -126,6 +129,7 @@ impl Default for ServerConfig {
             vonage: VonageConfig::default(),
             twilio: TwilioConfig::default(),
             on_beep: None,
+            sip: Default::default(),
         }
     }
 }

@@ -276,6 +276,14 @@ pub async fn run(
             Ok(())
         });
     }
+    if let Some(sock) = transport::sip::bind_configured(&state.config.sip).await? {
+        let stop = stopped();
+        let st = state.clone();
+        servers.spawn(async move {
+            transport::sip::serve(sock, st, stop).await;
+            Ok(())
+        });
+    }
     tokio::select! {
         _ = shutdown => {}
         Some(r) = servers.join_next() => {

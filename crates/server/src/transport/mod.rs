@@ -2,5 +2,6 @@
 //! ([`crate::call_task`]).
 
 pub mod audiosocket;
+pub mod sip;
 pub mod twilio;
 pub mod vonage;

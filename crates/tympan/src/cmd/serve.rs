@@ -19,6 +19,9 @@ pub struct ServeArgs {
     /// Accept Asterisk AudioSocket (TCP) calls on this address (or `audiosocket_listen`).
     #[arg(long)]
     pub audiosocket_listen: Option<String>,
+    /// Answer SIP calls over UDP on this address (or `[sip] listen`).
+    #[arg(long)]
+    pub sip_listen: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -39,6 +42,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(a) = args.audiosocket_listen {
         config.audiosocket_listen = Some(a);
+    }
+    if let Some(a) = args.sip_listen {
+        config.sip.listen = Some(a);
     }
     if let Some(d) = args.data_dir {
         config.data_dir = d;

@@ -1,0 +1,636 @@
+//! SIP over UDP (RFC 3261) as a transport of the call loop: a tokio shell around the sans-I/O
+//! [`tympan_telephony::dialog::UserAgent`].
+//!
+//! One UDP socket carries signalling: every datagram goes to the user agent with the shell's
+//! `now_ms`, every `poll_transmit` is sent, and the task sleeps until `poll_timeout`. An
+//! incoming INVITE is answered at once (200 OK with an SDP answer: PCMU/PCMA plus
+//! telephone-event) on an RTP socket taken from `[sip] rtp_port_min..=rtp_port_max`, and the
+//! call runs in [`crate::call_task`]: inbound RTP → jitter buffer → 8 kHz PCM → call core,
+//! RFC 4733 events → DTMF, playback → RTP packets at 20 ms pace. RTP is symmetric: we send to
+//! the address packets come from (the SDP's address until the first packet). `Action::Hangup`
+//! sends BYE; a remote BYE is `Signal::RemoteHangup`. Over `max_calls` (or the server's own
+//! limit, or while draining) the INVITE gets 503; a request that does not parse gets the
+//! parse error's status and reason phrase (`400 Bad CSeq`) when a response can be formed.
+
+use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
+use crate::calls::CallSettings;
+use crate::AppState;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tympan_telephony::dialog::{CallId, DialogEvent, Random, UaConfig, UserAgent};
+use tympan_telephony::rtp::dtmf::{event_to_digit, DtmfReceiver, DtmfReport};
+use tympan_telephony::rtp::jitter::{JitterBuffer, JitterConfig, PushOutcome};
+use tympan_telephony::rtp::{
+    decode_payload, encode_payload, RtpPacket, RtpSender, SenderConfig, FRAME_SAMPLES,
+};
+use tympan_telephony::sdp::{Codec, LocalMedia, Negotiated};
+use tympan_telephony::sip::ParseError;
+use tympan_telephony::transaction::Transport;
+
+/// Sample rate of G.711 calls.
+pub const RATE: u32 = 8000;
+/// Default first port of the RTP range.
+pub const DEFAULT_RTP_PORT_MIN: u16 = 20_000;
+/// Default last port of the RTP range.
+pub const DEFAULT_RTP_PORT_MAX: u16 = 20_999;
+/// Default limit of concurrent SIP calls.
+pub const DEFAULT_MAX_CALLS: usize = 200;
+/// Largest datagram read (RFC 3261 §18.1.1 keeps UDP messages well under this).
+pub const MAX_DATAGRAM: usize = 65_535;
+/// RTP packets queued from the socket task to the call loop before new ones are dropped
+/// (2 s of 20 ms frames).
+pub const MEDIA_QUEUE: usize = 100;
+/// When no RTP packet arrived for this long, concealment frames are no longer fed to the
+/// call (so the call loop's media stall timeout can end a call whose peer went silent).
+pub const RTP_SILENCE_CUTOFF: Duration = Duration::from_secs(2);
+/// Frames queued for sending (playback) before the player waits.
+pub const SEND_QUEUE: usize = 16;
+
+/// `[sip]` in the server's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// UDP address for SIP (`127.0.0.1:5060`); unset = no SIP.
+    pub listen: Option<String>,
+    /// First RTP port (one port per call, even ports only).
+    pub rtp_port_min: u16,
+    /// Last RTP port.
+    pub rtp_port_max: u16,
+    /// Concurrent SIP calls; more INVITEs get 503.
+    pub max_calls: usize,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: None,
+            rtp_port_min: DEFAULT_RTP_PORT_MIN,
+            rtp_port_max: DEFAULT_RTP_PORT_MAX,
+            max_calls: DEFAULT_MAX_CALLS,
+        }
+    }
+}
+
+impl SipConfig {
+    /// Checks the port range; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rtp_port_min == 0 || self.rtp_port_min > self.rtp_port_max {
+            return Err(format!(
+                "sip.rtp_port_min ({}) must be between 1 and sip.rtp_port_max ({})",
+                self.rtp_port_min, self.rtp_port_max
+            ));
+        }
+        if self.max_calls == 0 {
+            return Err("sip.max_calls must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Randomness for tags, branches and SSRCs, from the OS (through UUID v4).
+struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u64(&mut self) -> u64 {
+        uuid::Uuid::new_v4().as_u64_pair().0
+    }
+}
+
+/// Requests from call tasks to the signalling task.
+enum Command {
+    /// Hang up (BYE, or nothing when the dialog already ended).
+    Hangup(CallId),
+}
+
+/// What the signalling task tells a call.
+enum Control {
+    RemoteHangup,
+    Ended,
+}
+
+/// Hands out RTP ports from the configured range, round robin, even ports only.
+struct PortPool {
+    min: u16,
+    max: u16,
+    next: u16,
+}
+
+impl PortPool {
+    fn new(cfg: &SipConfig) -> Self {
+        let min = cfg.rtp_port_min + cfg.rtp_port_min % 2;
+        PortPool {
+            min,
+            max: cfg.rtp_port_max,
+            next: min,
+        }
+    }
+
+    /// Binds the next free port of the range on `ip`.
+    async fn bind(&mut self, ip: IpAddr) -> std::io::Result<UdpSocket> {
+        let span = (u32::from(self.max.saturating_sub(self.min)) / 2 + 1) as usize;
+        let mut last = None;
+        for _ in 0..span {
+            let port = self.next;
+            self.next = if port >= self.max.saturating_sub(1) || port.checked_add(2).is_none() {
+                self.min
+            } else {
+                port + 2
+            };
+            if port > self.max {
+                continue;
+            }
+            match UdpSocket::bind(SocketAddr::new(ip, port)).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("empty RTP port range")))
+    }
+}
+
+/// Bind the SIP socket of `sip.listen` after checking the section; `None` when unset.
+pub async fn bind_configured(cfg: &SipConfig) -> std::io::Result<Option<UdpSocket>> {
+    let Some(addr) = &cfg.listen else {
+        return Ok(None);
+    };
+    cfg.validate().map_err(std::io::Error::other)?;
+    let s = UdpSocket::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("sip.listen {addr}: {e}")))?;
+    tracing::info!(addr = %s.local_addr()?, "sip listening (UDP)");
+    Ok(Some(s))
+}
+
+/// A `400`/`505`/`513` for a request that did not parse, written by copying the request's
+/// Via, From, To, Call-ID and CSeq lines (RFC 3261 §8.2.6.1); `None` when the datagram is
+/// a response, not text, or lacks one of those headers (then it is dropped, §18.3).
+pub fn error_response(bytes: &[u8], err: &ParseError) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let head = text.split("\r\n\r\n").next()?;
+    let mut lines = head.split("\r\n");
+    let first = lines.next()?;
+    if first.starts_with("SIP/") || first.split(' ').count() < 3 {
+        return None;
+    }
+    let wanted: [(&str, Option<&str>); 5] = [
+        ("via", Some("v")),
+        ("from", Some("f")),
+        ("to", Some("t")),
+        ("call-id", Some("i")),
+        ("cseq", None),
+    ];
+    let mut copied: Vec<Vec<&str>> = vec![Vec::new(); wanted.len()];
+    for line in lines {
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        for (i, (long, short)) in wanted.iter().enumerate() {
+            if name == *long || Some(name.as_str()) == *short {
+                copied[i].push(line);
+            }
+        }
+    }
+    if copied.iter().any(|c| c.is_empty()) {
+        return None;
+    }
+    let mut out = format!("SIP/2.0 {} {}\r\n", err.status_code(), err.reason_phrase());
+    for c in copied {
+        for l in c {
+            out.push_str(l);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    Some(out.into_bytes())
+}
+
+/// The signalling task's per-call bookkeeping.
+struct Leg {
+    control: mpsc::Sender<Control>,
+}
+
+/// Serve SIP on `socket` until `stop` resolves (then every live call is hung up).
+pub async fn serve(
+    socket: UdpSocket,
+    state: Arc<AppState>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "sip socket has no local address");
+            return;
+        }
+    };
+    let cfg = state.config.sip.clone();
+    let mut ua = UserAgent::new(
+        UaConfig {
+            local_addr: local,
+            transport: Transport::Udp,
+            contact_user: "tympan".into(),
+        },
+        Box::new(OsRandom),
+    );
+    let mut ports = PortPool::new(&cfg);
+    let mut legs: HashMap<CallId, Leg> = HashMap::new();
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(256);
+    let started = Instant::now();
+    let now_ms = move || started.elapsed().as_millis() as u64;
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    tokio::pin!(stop);
+    let mut stopping = false;
+    loop {
+        // Send what the user agent wants sent, and act on its events (which may queue
+        // more to send).
+        loop {
+            while let Some(t) = ua.poll_transmit() {
+                let bytes = t.message.to_bytes();
+                if let Err(e) = socket.send_to(&bytes, t.dest).await {
+                    tracing::warn!(error = %e, dest = %t.dest, "sip send failed");
+                }
+            }
+            let Some((call, ev)) = ua.poll_event() else {
+                break;
+            };
+            on_event(
+                &state,
+                &cfg,
+                &mut ua,
+                &mut ports,
+                &mut legs,
+                &cmd_tx,
+                local,
+                call,
+                ev,
+                now_ms(),
+            )
+            .await;
+        }
+        if stopping && legs.is_empty() {
+            break;
+        }
+        let wake = ua
+            .poll_timeout()
+            .map(|ms| started + Duration::from_millis(ms))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = &mut stop, if !stopping => {
+                stopping = true;
+                let calls: Vec<CallId> = legs.keys().copied().collect();
+                for c in calls {
+                    let _ = ua.hangup(c, now_ms());
+                }
+                if legs.is_empty() {
+                    break;
+                }
+            }
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let bytes = &buf[..n];
+                    if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ')) {
+                        continue; // keep-alive
+                    }
+                    if let Err(e) = ua.handle_datagram(bytes, from, Transport::Udp, now_ms()) {
+                        tracing::warn!(%from, error = %e, "malformed SIP message");
+                        if let Some(resp) = error_response(bytes, &e) {
+                            let _ = socket.send_to(&resp, from).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sip receive failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(cmd) = cmd_rx.recv() => match cmd {
+                Command::Hangup(call) => {
+                    if ua.dialog(call).is_some() {
+                        if let Err(e) = ua.hangup(call, now_ms()) {
+                            tracing::debug!(error = %e, "sip hangup");
+                        }
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(wake) => ua.handle_timeout(now_ms()),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_event(
+    state: &Arc<AppState>,
+    cfg: &SipConfig,
+    ua: &mut UserAgent,
+    ports: &mut PortPool,
+    legs: &mut HashMap<CallId, Leg>,
+    cmd_tx: &mpsc::Sender<Command>,
+    local: SocketAddr,
+    call: CallId,
+    ev: DialogEvent,
+    now: u64,
+) {
+    match ev {
+        DialogEvent::Incoming(inc) => {
+            let live = state.calls.live_count();
+            if legs.len() >= cfg.max_calls
+                || live >= state.config.max_concurrent_calls
+                || state.shutdown.draining()
+            {
+                tracing::warn!(
+                    sip_calls = legs.len(),
+                    live,
+                    "INVITE refused with 503 (max_calls, max_concurrent_calls or draining)"
+                );
+                let _ = ua.reject(call, 503, now);
+                return;
+            }
+            let rtp = match ports.bind(local.ip()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no RTP port free: 503");
+                    let _ = ua.reject(call, 503, now);
+                    return;
+                }
+            };
+            let rtp_port = match rtp.local_addr() {
+                Ok(a) => a.port(),
+                Err(_) => {
+                    let _ = ua.reject(call, 503, now);
+                    return;
+                }
+            };
+            let media = LocalMedia {
+                address: local.ip(),
+                port: rtp_port,
+                codecs: vec![Codec::Pcmu, Codec::Pcma],
+                session_id: OsRandom.next_u64() >> 1,
+                session_version: 1,
+            };
+            let negotiated = match ua.accept(call, media, now) {
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    // Late offer: the media is learnt from the ACK; not supported yet.
+                    tracing::warn!(
+                        "INVITE without SDP offer: hanging up (late offer not supported)"
+                    );
+                    let _ = ua.hangup(call, now);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "INVITE not accepted");
+                    return;
+                }
+            };
+            let sip_call_id = ua
+                .dialog(call)
+                .map(|d| d.call_id.clone())
+                .unwrap_or_default();
+            let call_id = crate::ids::validate_id("Call-ID", &sip_call_id)
+                .map(|()| sip_call_id.clone())
+                .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+            tracing::info!(%call_id, from = %inc.from.uri, codec = ?negotiated.codec,
+                           remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
+                           rtp_port, "SIP call answered");
+            let (ctl_tx, ctl_rx) = mpsc::channel(4);
+            legs.insert(call, Leg { control: ctl_tx });
+            spawn_call(
+                state.clone(),
+                call_id,
+                call,
+                rtp,
+                negotiated,
+                ctl_rx,
+                cmd_tx.clone(),
+            );
+        }
+        DialogEvent::Terminated { by_remote } => {
+            if let Some(leg) = legs.remove(&call) {
+                let c = if by_remote {
+                    Control::RemoteHangup
+                } else {
+                    Control::Ended
+                };
+                let _ = leg.control.try_send(c);
+            }
+        }
+        DialogEvent::Cancelled => {
+            legs.remove(&call);
+        }
+        DialogEvent::Info { content_type, body } => {
+            tracing::debug!(?content_type, len = body.len(), "SIP INFO ignored");
+        }
+        other => tracing::debug!(event = ?other, "sip dialog event"),
+    }
+}
+
+fn spawn_call(
+    state: Arc<AppState>,
+    call_id: String,
+    call: CallId,
+    rtp: UdpSocket,
+    negotiated: Negotiated,
+    control: mpsc::Receiver<Control>,
+    cmd_tx: mpsc::Sender<Command>,
+) {
+    let rtp = Arc::new(rtp);
+    let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
+    let (send_tx, send_rx) = mpsc::channel::<Vec<i16>>(SEND_QUEUE);
+    let remote = SocketAddr::new(negotiated.remote_addr, negotiated.remote_port);
+    let media_task = tokio::spawn(rtp_task(rtp, remote, negotiated, media_tx, send_rx));
+    let input = SipIn {
+        media: media_rx,
+        control,
+    };
+    let out = SipOut {
+        call,
+        frames: send_tx,
+        cmd: cmd_tx.clone(),
+    };
+    tokio::spawn(async move {
+        let start = CallStart {
+            call_id,
+            platform: "sip",
+            rate: RATE,
+            settings: CallSettings::default(),
+        };
+        run_call(state, start, input, out).await;
+        // However the call ended, make sure the dialog does too.
+        let _ = cmd_tx.send(Command::Hangup(call)).await;
+        media_task.abort();
+    });
+}
+
+/// Owns the RTP socket: receives (symmetric RTP: the latest source becomes the
+/// destination), decodes through the jitter buffer at a 20 ms cadence, reports RFC 4733
+/// digits, and sends playback frames.
+async fn rtp_task(
+    sock: Arc<UdpSocket>,
+    mut remote: SocketAddr,
+    neg: Negotiated,
+    media: mpsc::Sender<Inbound>,
+    mut frames: mpsc::Receiver<Vec<i16>>,
+) {
+    let mut sender = RtpSender::new(SenderConfig {
+        ssrc: OsRandom.next_u64() as u32,
+        initial_sequence: OsRandom.next_u64() as u16,
+        initial_timestamp: OsRandom.next_u64() as u32,
+        payload_type: neg.payload_type,
+    });
+    let mut jitter = JitterBuffer::new(JitterConfig::default());
+    let mut dtmf = DtmfReceiver::new();
+    let mut ssrc: Option<u32> = None;
+    let started = Instant::now();
+    let mut last_packet: Option<Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut buf = vec![0u8; 2048];
+    let mut frames_open = true;
+    loop {
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { continue };
+                let Ok(p) = RtpPacket::parse(&buf[..n]) else {
+                    tracing::debug!(%from, "not an RTP packet");
+                    continue;
+                };
+                remote = from;
+                last_packet = Some(Instant::now());
+                if ssrc != Some(p.ssrc) {
+                    if ssrc.is_some() {
+                        jitter.reset();
+                    }
+                    ssrc = Some(p.ssrc);
+                }
+                if Some(p.payload_type) == neg.telephone_event {
+                    match dtmf.push(p.timestamp, &p.payload) {
+                        Ok(reports) => {
+                            for r in reports {
+                                if let DtmfReport::Ended { event, .. } = r {
+                                    if let Some(d) = event_to_digit(event) {
+                                        let _ = media.try_send(Inbound::Dtmf(d));
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "bad telephone-event"),
+                    }
+                } else if p.payload_type == neg.payload_type {
+                    let pcm = decode_payload(neg.codec, &p.payload);
+                    let now = started.elapsed().as_millis() as u64;
+                    if let PushOutcome::Overflow = jitter.push(now, p.sequence, p.timestamp, &pcm) {
+                        tracing::debug!("jitter buffer overflow");
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let fresh = last_packet.is_some_and(|t| t.elapsed() < RTP_SILENCE_CUTOFF);
+                let now = started.elapsed().as_millis() as u64;
+                // One frame per tick: the jitter buffer plays out at the caller's cadence.
+                if let Some(f) = jitter.pull(now) {
+                    if fresh && media.try_send(Inbound::Audio(f.pcm)).is_err() {
+                        tracing::debug!("call loop behind: frame dropped");
+                    }
+                }
+            }
+            f = frames.recv(), if frames_open => match f {
+                Some(pcm) => {
+                    let payload = encode_payload(neg.codec, &pcm);
+                    if let Ok(bytes) = sender.audio(payload, pcm.len() as u32) {
+                        let _ = sock.send_to(&bytes, remote).await;
+                    }
+                }
+                None => frames_open = false,
+            },
+        }
+    }
+}
+
+struct SipIn {
+    media: mpsc::Receiver<Inbound>,
+    control: mpsc::Receiver<Control>,
+}
+
+impl MediaIn for SipIn {
+    async fn next(&mut self) -> Inbound {
+        tokio::select! {
+            biased;
+            c = self.control.recv() => match c {
+                Some(Control::RemoteHangup) => Inbound::RemoteHangup,
+                Some(Control::Ended) | None => Inbound::End,
+            },
+            m = self.media.recv() => m.unwrap_or(Inbound::End),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SipOut {
+    call: CallId,
+    frames: mpsc::Sender<Vec<i16>>,
+    cmd: mpsc::Sender<Command>,
+}
+
+impl MediaOut for SipOut {
+    async fn play(&self, pcm: Vec<i16>) -> PlayOutcome {
+        pace_frames(&pcm, FRAME_SAMPLES, |f| {
+            let tx = self.frames.clone();
+            async move { tx.send(f).await.is_ok() }
+        })
+        .await
+    }
+
+    async fn hangup(&self, _state: Arc<AppState>) -> Result<Option<u16>, String> {
+        self.cmd
+            .send(Command::Hangup(self.call))
+            .await
+            .map_err(|_| "SIP listener stopped".to_string())?;
+        Ok(None)
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        tracing::info!(code, %reason, "ending SIP call (BYE)");
+        let _ = self.cmd.send(Command::Hangup(self.call)).await;
+    }
+
+    async fn gone(&self) {
+        self.frames.closed().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tympan_telephony::sip::parse_datagram;
+
+    #[test]
+    fn bad_cseq_gets_400_naming_the_header() {
+        let req =
+            "INVITE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+                   From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: x1\r\n\
+                   CSeq: nope INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        let err = parse_datagram(req.as_bytes()).unwrap_err();
+        let resp = error_response(req.as_bytes(), &err).expect("a response can be formed");
+        let text = String::from_utf8(resp).unwrap();
+        assert!(text.starts_with("SIP/2.0 400 Bad CSeq\r\n"), "{text}");
+        assert!(text.contains("Call-ID: x1\r\n"), "{text}");
+        assert!(text.contains("branch=z9hG4bK1"), "{text}");
+        // A response that does not parse is never answered.
+        assert!(error_response(b"SIP/2.0 200 OK\r\nCSeq: x\r\n\r\n", &err).is_none());
+    }
+
+    #[test]
+    fn port_range_is_checked() {
+        let mut c = SipConfig::default();
+        assert!(c.validate().is_ok());
+        c.rtp_port_min = 30_000;
+        c.rtp_port_max = 20_000;
+        assert!(c.validate().unwrap_err().contains("sip.rtp_port_min"));
+    }
+}

@@ -1,0 +1,120 @@
+//! SIP over UDP with raw datagrams: a malformed INVITE gets `400 Bad CSeq`, an INVITE is
+//! answered 200 OK with an SDP answer (PCMU + telephone-event), and an INVITE over
+//! `sip.max_calls` gets 503.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tympan_server::config::ServerConfig;
+use tympan_server::{AppState, Listeners};
+
+fn invite(call_id: &str, branch: &str, local: u16, cseq: &str) -> String {
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\n",
+        local + 2
+    );
+    format!(
+        "INVITE sip:test@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:raw@127.0.0.1>;tag=t{branch}\r\n\
+         To: <sip:test@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n\
+         Contact: <sip:raw@127.0.0.1:{local}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// The next response whose status is final (>= 200), skipping 100/180.
+async fn final_response(sock: &UdpSocket) -> String {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+            .await
+            .expect("a response within the wait")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let code: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if code >= 200 {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_answered_and_over_limit() {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sip_port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let mut cfg = ServerConfig {
+        api_tokens: vec![TEST_TOKEN.into()],
+        ..Default::default()
+    };
+    cfg.sip.listen = Some(format!("127.0.0.1:{sip_port}"));
+    let base = 31_000 + (std::process::id() as u16 % 400) * 20;
+    cfg.sip.rtp_port_min = base;
+    cfg.sip.rtp_port_max = base + 10;
+    cfg.sip.max_calls = 1;
+    let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let state = AppState::new(cfg, tympan_server::amd_factory());
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let listeners = Listeners {
+        main,
+        control: None,
+        audiosocket: None,
+    };
+    tokio::spawn(tympan_server::run(listeners, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = sock.local_addr().unwrap().port();
+    let server = format!("127.0.0.1:{sip_port}");
+
+    // Malformed CSeq: 400 naming the header, with the request's Call-ID.
+    sock.send_to(invite("bad1", "b1", local, "x INVITE").as_bytes(), &server)
+        .await
+        .unwrap();
+    let r = final_response(&sock).await;
+    assert!(r.starts_with("SIP/2.0 400 Bad CSeq\r\n"), "{r}");
+    assert!(r.contains("Call-ID: bad1"), "{r}");
+
+    // A good INVITE is answered with our SDP.
+    sock.send_to(invite("good1", "g1", local, "1 INVITE").as_bytes(), &server)
+        .await
+        .unwrap();
+    let r = final_response(&sock).await;
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(r.contains("m=audio "), "{r}");
+    let port: u16 = r
+        .split("m=audio ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert!(
+        (base..=base + 10).contains(&port),
+        "RTP port {port} in range"
+    );
+    assert!(r.contains("telephone-event/8000"), "{r}");
+
+    // A second call while the first is up: 503.
+    sock.send_to(invite("good2", "g2", local, "1 INVITE").as_bytes(), &server)
+        .await
+        .unwrap();
+    let r = loop {
+        let r = final_response(&sock).await;
+        if r.contains("Call-ID: good2") {
+            break r;
+        }
+    };
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    let _ = stop.send(());
+}
