@@ -6,6 +6,9 @@ need=()
 command -v sox >/dev/null 2>&1 || need+=(sox libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# PostgreSQL server binaries (initdb, postgres, pg_isready): the store tests start a throwaway
+# server from them (crates/store/tests/common/pg.rs, scripts/pg-test-server.sh).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   SUDO=""
