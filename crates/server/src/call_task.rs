@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tympan_store::Write;
 use tracing::Instrument;
 use tympan_amd::AmdEvent;
 use tympan_call::{Action, BeepPolicy, Call, CallConfig, CallEvent, CallState, Prompt, Signal};
+use tympan_store::Write;
 
 /// Websocket close code sent to live calls when the server stops (RFC 6455 1001, going away).
 pub const CLOSE_GOING_AWAY: u16 = 1001;

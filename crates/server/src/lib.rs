@@ -460,4 +460,3 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
                 "event_subscribers": state.events.receiver_count()}),
     )
 }
-

@@ -76,11 +76,17 @@ mod tests {
         let routes = crate::route_paths();
         assert!(routes.len() >= 9, "{routes:?}");
         for r in &routes {
-            assert!(paths.contains_key(*r), "route {r} is not in /v1/openapi.json");
+            assert!(
+                paths.contains_key(*r),
+                "route {r} is not in /v1/openapi.json"
+            );
         }
         // And nothing documented that is not served.
         for p in paths.keys() {
-            assert!(routes.contains(&p.as_str()), "{p} documented but not routed");
+            assert!(
+                routes.contains(&p.as_str()),
+                "{p} documented but not routed"
+            );
         }
         assert!(spec["paths"]["/v1/vonage/answer"]["post"].is_object());
         assert!(spec["paths"]["/v1/vonage/answer"]["get"].is_object());

@@ -196,7 +196,10 @@ pub fn call_filter(q: &HashMap<String, String>) -> Result<CallFilter, String> {
         match k.as_str() {
             "state" => {
                 f.state = Some(CallState::parse(v).ok_or_else(|| {
-                    format!("parameter `state`: `{}` is not active or ended", v.escape_default())
+                    format!(
+                        "parameter `state`: `{}` is not active or ended",
+                        v.escape_default()
+                    )
                 })?)
             }
             "answered_by" => f.answered_by = Some(v.clone()),
@@ -210,7 +213,10 @@ pub fn call_filter(q: &HashMap<String, String>) -> Result<CallFilter, String> {
             }
             "limit" => {
                 let n: u32 = v.parse().map_err(|_| {
-                    format!("parameter `limit`: `{}` is not a number", v.escape_default())
+                    format!(
+                        "parameter `limit`: `{}` is not a number",
+                        v.escape_default()
+                    )
                 })?;
                 if n == 0 || n > MAX_LIST_LIMIT {
                     return Err(format!(
@@ -308,7 +314,11 @@ async fn replay(
     }
     let mut after = since;
     loop {
-        let rows = match state.store.events_since(after, only, MAX_EVENTS_LIMIT).await {
+        let rows = match state
+            .store
+            .events_since(after, only, MAX_EVENTS_LIMIT)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "event replay failed");

@@ -317,6 +317,7 @@ mod tests {
     fn history_is_bounded_in_bytes_and_live_calls_stay() {
         let one = serde_json::to_string(&CallRecord {
             state: "ended",
+            ended_at: Some(crate::unix_ms()),
             ..rec("h0")
         })
         .unwrap()

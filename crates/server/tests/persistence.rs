@@ -52,7 +52,13 @@ async fn stop(server: &TestServer) {
 async fn restart_keeps_the_call(cfg: ServerConfig) {
     let server = TestServer::start(cfg.clone()).await;
     let mut events = server.ws("/v1/events").await;
-    let msgs = call(&server, &mut events, "persist-1", &greeting_then_beep(16000)).await;
+    let msgs = call(
+        &server,
+        &mut events,
+        "persist-1",
+        &greeting_then_beep(16000),
+    )
+    .await;
     let result = assert_beep_dropin_result(&msgs, "persist-1");
     let seqs: Vec<i64> = msgs.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
@@ -104,7 +110,13 @@ async fn a_restart_keeps_calls_in_postgresql() {
 async fn calls_are_listed_with_filters_and_cursor_pagination() {
     let server = TestServer::start(config(&temp_dir("list"))).await;
     let mut events = server.ws("/v1/events").await;
-    call(&server, &mut events, "list-beep", &greeting_then_beep(16000)).await;
+    call(
+        &server,
+        &mut events,
+        "list-beep",
+        &greeting_then_beep(16000),
+    )
+    .await;
     for id in ["list-q1", "list-q2"] {
         call(&server, &mut events, id, &quiet()).await;
     }
@@ -121,7 +133,11 @@ async fn calls_are_listed_with_filters_and_cursor_pagination() {
         let page = server.get_json(&path).await;
         let calls = page["calls"].as_array().unwrap();
         assert!(calls.len() <= 2, "{page}");
-        ids.extend(calls.iter().map(|c| c["call_id"].as_str().unwrap().to_owned()));
+        ids.extend(
+            calls
+                .iter()
+                .map(|c| c["call_id"].as_str().unwrap().to_owned()),
+        );
         pages += 1;
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),

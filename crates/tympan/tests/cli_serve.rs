@@ -96,7 +96,10 @@ fn serve_creates_a_private_token_refuses_without_it_and_drains_on_sigterm() {
     assert!(http_get(&addr, "/v1/calls/x", Some(&token)).starts_with("HTTP/1.1 404"));
     assert!(http_get(&addr, "/healthz", None).starts_with("HTTP/1.1 200"));
     // The store lives in the data directory; the API document is open.
-    assert!(data.join("tympan.db").is_file(), "SQLite database in the data dir");
+    assert!(
+        data.join("tympan.db").is_file(),
+        "SQLite database in the data dir"
+    );
     let spec = http_get(&addr, "/v1/openapi.json", None);
     assert!(spec.starts_with("HTTP/1.1 200"), "{spec}");
     assert!(spec.contains("\"/v1/calls/{id}\""), "{spec}");

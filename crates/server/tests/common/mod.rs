@@ -136,7 +136,9 @@ impl TestServer {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(config, factory).await.expect("open the store");
+        let state = AppState::new(config, factory)
+            .await
+            .expect("open the store");
         let s = state.clone();
         tokio::spawn(async move { tympan_server::serve(listener, s).await.unwrap() });
         TestServer { addr, state }
