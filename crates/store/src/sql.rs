@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -134,15 +134,22 @@ fn prepare(b: &Batch) -> Result<Prepared> {
             }
         }
     }
+    // A seq (or an action's key) given twice in one batch: the first wins, as in the table.
+    let mut seqs = HashSet::new();
     let mut events = Vec::with_capacity(b.events.len());
     for e in &b.events {
         check_call_id(&e.call_id)?;
-        events.push((e.clone(), json_text(&e.body)));
+        if seqs.insert(e.seq) {
+            events.push((e.clone(), json_text(&e.body)));
+        }
     }
+    let mut keys = HashSet::new();
     let mut actions = Vec::with_capacity(b.actions.len());
     for a in &b.actions {
         check_call_id(&a.call_id)?;
-        actions.push((a.clone(), json_text(&a.body)));
+        if keys.insert((a.call_id.as_str(), a.idx)) {
+            actions.push((a.clone(), json_text(&a.body)));
+        }
     }
     Ok(Prepared {
         calls,
@@ -314,10 +321,28 @@ macro_rules! impl_store {
                         .await
                         .map_err(q("write_batch: calls"))?;
                 }
-                // Payload bytes actually inserted, per call (duplicates are skipped).
+                // Payload bytes actually inserted, per call: rows already stored (a replayed
+                // batch) are skipped by the inserts and not counted. They are looked up first
+                // rather than with RETURNING, which would cost a hand-off per row.
                 let mut added: HashMap<String, i64> = HashMap::new();
-                let mut max_seq: Option<i64> = None;
+                let max_seq = p.events.iter().map(|(e, _)| e.seq).max();
                 for chunk in p.events.chunks(ROWS_PER_INSERT) {
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new("SELECT seq FROM events WHERE seq IN (");
+                    let mut list = qb.separated(", ");
+                    for (e, _) in chunk {
+                        list.push_bind(e.seq);
+                    }
+                    qb.push(")");
+                    let stored: HashSet<i64> = qb
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(q("write_batch: events"))?
+                        .iter()
+                        .map(|r| r.try_get::<i64, _>(0))
+                        .collect::<Result<_, _>>()
+                        .map_err(q("write_batch: events"))?;
                     let mut qb: QueryBuilder<$db> =
                         QueryBuilder::new("INSERT INTO events (seq, call_id, at_ms, kind, body) ");
                     qb.push_values(chunk, |mut r, (e, body)| {
@@ -327,25 +352,33 @@ macro_rules! impl_store {
                             .push_bind(e.kind.clone())
                             .push_bind(body.clone());
                     });
-                    qb.push(" ON CONFLICT (seq) DO NOTHING RETURNING seq");
-                    let rows = qb
-                        .build()
-                        .fetch_all(&mut *tx)
+                    qb.push(" ON CONFLICT (seq) DO NOTHING");
+                    qb.build()
+                        .execute(&mut *tx)
                         .await
                         .map_err(q("write_batch: events"))?;
-                    let sizes: HashMap<i64, (&str, usize)> = chunk
-                        .iter()
-                        .map(|(e, body)| (e.seq, (e.call_id.as_str(), body.len())))
-                        .collect();
-                    for row in rows {
-                        let seq: i64 = row.try_get(0).map_err(q("write_batch: events"))?;
-                        max_seq = max_seq.max(Some(seq));
-                        if let Some((id, n)) = sizes.get(&seq) {
-                            *added.entry((*id).to_owned()).or_default() += *n as i64;
-                        }
+                    for (e, body) in chunk.iter().filter(|(e, _)| !stored.contains(&e.seq)) {
+                        *added.entry(e.call_id.clone()).or_default() += body.len() as i64;
                     }
                 }
                 for chunk in p.actions.chunks(ROWS_PER_INSERT) {
+                    let ids: HashSet<&str> = chunk.iter().map(|(a, _)| a.call_id.as_str()).collect();
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new("SELECT call_id, idx FROM actions WHERE call_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in &ids {
+                        list.push_bind(id.to_string());
+                    }
+                    qb.push(")");
+                    let stored: HashSet<(String, i64)> = qb
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(q("write_batch: actions"))?
+                        .iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+                        .collect::<Result<_, sqlx::Error>>()
+                        .map_err(q("write_batch: actions"))?;
                     let mut qb: QueryBuilder<$db> =
                         QueryBuilder::new("INSERT INTO actions (call_id, idx, body) ");
                     qb.push_values(chunk, |mut r, (a, body)| {
@@ -353,35 +386,34 @@ macro_rules! impl_store {
                             .push_bind(a.idx)
                             .push_bind(body.clone());
                     });
-                    qb.push(" ON CONFLICT (call_id, idx) DO NOTHING RETURNING call_id, idx");
-                    let rows = qb
-                        .build()
-                        .fetch_all(&mut *tx)
+                    qb.push(" ON CONFLICT (call_id, idx) DO NOTHING");
+                    qb.build()
+                        .execute(&mut *tx)
                         .await
                         .map_err(q("write_batch: actions"))?;
-                    let sizes: HashMap<(&str, i64), usize> = chunk
+                    for (a, body) in chunk
                         .iter()
-                        .map(|(a, body)| ((a.call_id.as_str(), a.idx), body.len()))
-                        .collect();
-                    for row in rows {
-                        let id: String = row.try_get(0).map_err(q("write_batch: actions"))?;
-                        let idx: i64 = row.try_get(1).map_err(q("write_batch: actions"))?;
-                        if let Some(n) = sizes.get(&(id.as_str(), idx)) {
-                            *added.entry(id).or_default() += *n as i64;
-                        }
+                        .filter(|(a, _)| !stored.contains(&(a.call_id.clone(), a.idx)))
+                    {
+                        *added.entry(a.call_id.clone()).or_default() += body.len() as i64;
                     }
                 }
                 let mut added: Vec<(String, i64)> = added.into_iter().collect();
                 added.sort(); // a fixed lock order between concurrent writers
-                for (id, n) in added {
-                    sqlx::query(
-                        "UPDATE calls SET payload_bytes = payload_bytes + $1 WHERE call_id = $2",
-                    )
-                    .bind(n)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(q("write_batch: payload bytes"))?;
+                for chunk in added.chunks(ROWS_PER_INSERT) {
+                    // One statement for every call of the batch (a join, not a subquery per row).
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("WITH v (id, n) AS (");
+                    qb.push_values(chunk, |mut r, (id, n)| {
+                        r.push_bind(id.clone()).push_bind(*n);
+                    });
+                    qb.push(
+                        ") UPDATE calls SET payload_bytes = calls.payload_bytes + v.n \
+                         FROM v WHERE calls.call_id = v.id",
+                    );
+                    qb.build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("write_batch: payload bytes"))?;
                 }
                 if let Some(s) = max_seq {
                     sqlx::query(

@@ -1,20 +1,24 @@
-//! The batched writer: the audio path hands rows to a bounded queue without awaiting; one task
+//! The batched writer: the audio path hands rows to a bounded buffer without awaiting; one task
 //! commits them in batches, each batch one transaction.
+//!
+//! The buffer is a short mutex-guarded `Vec`, not a channel: a send never wakes the writer
+//! task (a wake-up per event would cost a futex call and a context switch); the task wakes
+//! when a batch is full, when the oldest row is `flush_every` old, on `flush` and on shutdown.
 
 use crate::types::check_call_id;
 use crate::{ActionRow, Batch, CallRow, EventRow, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// How long rows may wait in the writer before their batch is committed, by default.
 pub const DEFAULT_FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Rows per transaction at most, by default (a full batch is committed at once).
 pub const DEFAULT_MAX_BATCH: usize = 1000;
-/// Messages (`Write`s) the writer's queue holds by default before `send` drops.
-pub const DEFAULT_QUEUE: usize = 65_536;
+/// Rows the writer holds uncommitted by default before `send` drops (10 s of 10,000 events/s).
+pub const DEFAULT_QUEUE: usize = 100_000;
 /// Attempts at committing one batch before its rows are counted as failed.
 pub const WRITE_ATTEMPTS: u32 = 3;
 /// Pause before the second attempt (doubled for each further one).
@@ -32,7 +36,7 @@ pub enum Write {
 }
 
 impl Write {
-    /// Rows this write holds (what the metrics count).
+    /// Rows this write holds (what the queue bound and the metrics count).
     pub fn rows(&self) -> usize {
         match self {
             Write::Call(_) => 1,
@@ -55,9 +59,9 @@ impl Write {
 pub struct WriterConfig {
     /// Longest a row waits before its batch is committed.
     pub flush_every: Duration,
-    /// Rows per transaction at most.
+    /// Rows per transaction at most (a single `Write` larger than this is one transaction).
     pub max_batch: usize,
-    /// Messages the queue holds (at least 1); `send` drops beyond.
+    /// Rows held uncommitted (queued or being written) at most; `send` drops beyond.
     pub queue: usize,
 }
 
@@ -86,157 +90,247 @@ pub struct WriterMetrics {
     pub write_lag_ms: u64,
 }
 
-const NO_ROW: u64 = u64::MAX;
+/// What waits to be written, under the mutex.
+struct Pending {
+    writes: Vec<Write>,
+    /// Rows in `writes`.
+    rows: usize,
+    /// Rows taken by the task and not yet committed.
+    in_flight: usize,
+    /// Enqueue time of the first row in `writes`.
+    oldest: Option<Instant>,
+    /// Enqueue time of the first row being written.
+    in_flight_oldest: Option<Instant>,
+    /// Rows ever accepted.
+    accepted: u64,
+    /// A flush waits: commit now.
+    flush: bool,
+    /// No more sends; the task writes what is left and stops.
+    closed: bool,
+}
+
+/// Progress the task publishes.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    /// Rows done with (committed or failed), in acceptance order.
+    done: u64,
+    /// Batches that failed so far.
+    failures: u64,
+    /// The task has stopped.
+    stopped: bool,
+}
 
 struct Shared {
-    queued: AtomicU64,
+    pending: Mutex<Pending>,
+    wake: Notify,
+    progress: watch::Sender<Progress>,
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
-    /// Enqueue time of the oldest uncommitted row, µs since `epoch`, or `NO_ROW`.
-    oldest_us: AtomicU64,
-    epoch: Instant,
     last_error: Mutex<Option<String>>,
 }
 
 impl Shared {
-    fn since_epoch_us(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.epoch).as_micros() as u64
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // Nothing panics while holding it; a poisoned lock still holds consistent data.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-enum Msg {
-    Write(Write, Instant),
-    Flush(oneshot::Sender<Option<String>>),
-    Shutdown(oneshot::Sender<Option<String>>),
+/// Stops the task when the last `Writer` clone is dropped.
+struct Handle {
+    shared: Arc<Shared>,
 }
 
-/// Handle on the writer task. Cheap to clone; every clone feeds the same queue.
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Handle on the writer task. Cheap to clone; every clone feeds the same queue. When the last
+/// clone is dropped the task writes what is queued and stops.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Msg>,
-    shared: Arc<Shared>,
+    handle: Arc<Handle>,
+    cfg: WriterConfig,
 }
 
 impl Writer {
     /// Start the writer task on the current tokio runtime.
     pub fn spawn(store: Arc<dyn Store>, cfg: WriterConfig) -> Writer {
-        let (tx, rx) = mpsc::channel(cfg.queue.max(1));
+        let cfg = WriterConfig {
+            max_batch: cfg.max_batch.max(1),
+            queue: cfg.queue.max(1),
+            ..cfg
+        };
         let shared = Arc::new(Shared {
-            queued: AtomicU64::new(0),
+            pending: Mutex::new(Pending {
+                writes: Vec::new(),
+                rows: 0,
+                in_flight: 0,
+                oldest: None,
+                in_flight_oldest: None,
+                accepted: 0,
+                flush: false,
+                closed: false,
+            }),
+            wake: Notify::new(),
+            progress: watch::channel(Progress::default()).0,
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            oldest_us: AtomicU64::new(NO_ROW),
-            epoch: Instant::now(),
             last_error: Mutex::new(None),
         });
-        let task = Task {
-            store,
+        tokio::spawn(
+            Task {
+                store,
+                cfg,
+                shared: shared.clone(),
+                done: 0,
+                failures: 0,
+            }
+            .run(),
+        );
+        Writer {
+            handle: Arc::new(Handle { shared }),
             cfg,
-            shared: shared.clone(),
-            batch: Batch::default(),
-            deadline: None,
-            failure: None,
-        };
-        tokio::spawn(task.run(rx));
-        Writer { tx, shared }
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
     }
 
     /// Queue a write without waiting. False when it was dropped (queue full, writer shut
     /// down, or a call id the store refuses); dropped rows are counted.
     pub fn send(&self, w: Write) -> bool {
-        let rows = w.rows() as u64;
+        let rows = w.rows();
+        let sh = self.shared();
         if let Err(e) = w.check() {
             tracing::warn!(error = %e, "store writer: write refused");
-            self.shared.dropped.fetch_add(rows, Ordering::Relaxed);
+            sh.dropped.fetch_add(rows as u64, Ordering::Relaxed);
             return false;
         }
-        // Counted before the send so the task never decrements below zero.
-        self.shared.queued.fetch_add(rows, Ordering::Relaxed);
-        let now = Instant::now();
-        match self.tx.try_send(Msg::Write(w, now)) {
-            Ok(()) => {
-                // Lag counts time in the queue too: the first row after an empty writer
-                // starts the clock (the task moves it to its batch's first row).
-                let _ = self.shared.oldest_us.compare_exchange(
-                    NO_ROW,
-                    self.shared.since_epoch_us(now),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
-                true
+        let wake = {
+            let mut p = sh.lock();
+            if p.closed || p.rows + p.in_flight + rows > self.cfg.queue {
+                drop(p);
+                sh.dropped.fetch_add(rows as u64, Ordering::Relaxed);
+                return false;
             }
-            Err(_) => {
-                self.shared.queued.fetch_sub(rows, Ordering::Relaxed);
-                self.shared.dropped.fetch_add(rows, Ordering::Relaxed);
-                false
+            if p.oldest.is_none() {
+                p.oldest = Some(Instant::now());
             }
+            let before = p.rows;
+            p.rows += rows;
+            p.accepted += rows as u64;
+            p.writes.push(w);
+            // Wake the task only when this send completes a batch.
+            before < self.cfg.max_batch && p.rows >= self.cfg.max_batch
+        };
+        if wake {
+            sh.wake.notify_one();
         }
+        true
     }
 
     /// Wait until every write queued before this call is committed. Err when a batch failed
-    /// since the previous flush (its rows are counted in `failed`), or when the writer is shut
-    /// down.
+    /// meanwhile (its rows are counted in `failed`), or when the writer is shut down.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Flush(reply))
-            .await
-            .map_err(|_| StoreError::WriterClosed)?;
-        match rx.await {
-            Ok(None) => Ok(()),
-            Ok(Some(e)) => Err(StoreError::Writer(e)),
-            Err(_) => Err(StoreError::WriterClosed),
-        }
+        let sh = self.shared();
+        let mut rx = sh.progress.subscribe();
+        let failures_before = rx.borrow().failures;
+        let target = {
+            let mut p = sh.lock();
+            if p.closed {
+                return Err(StoreError::WriterClosed);
+            }
+            p.flush = true;
+            p.accepted
+        };
+        sh.wake.notify_one();
+        self.wait(&mut rx, target, failures_before).await
     }
 
     /// Commit everything queued, then stop the task; later sends are dropped. Err as for
     /// `flush`.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Shutdown(reply))
+        let sh = self.shared();
+        let mut rx = sh.progress.subscribe();
+        let failures_before = rx.borrow().failures;
+        let target = {
+            let mut p = sh.lock();
+            p.closed = true;
+            p.accepted
+        };
+        sh.wake.notify_one();
+        self.wait(&mut rx, target, failures_before).await?;
+        rx.wait_for(|p| p.stopped)
             .await
             .map_err(|_| StoreError::WriterClosed)?;
-        match rx.await {
-            Ok(None) => Ok(()),
-            Ok(Some(e)) => Err(StoreError::Writer(e)),
-            Err(_) => Err(StoreError::WriterClosed),
+        Ok(())
+    }
+
+    async fn wait(
+        &self,
+        rx: &mut watch::Receiver<Progress>,
+        target: u64,
+        failures_before: u64,
+    ) -> Result<(), StoreError> {
+        let p = rx
+            .wait_for(|p| p.done >= target || p.stopped)
+            .await
+            .map_err(|_| StoreError::WriterClosed)?
+            .clone();
+        if p.done < target {
+            return Err(StoreError::WriterClosed);
         }
+        if p.failures > failures_before {
+            let e = self.last_error().unwrap_or_default();
+            return Err(StoreError::Writer(e));
+        }
+        Ok(())
     }
 
     /// Rows accepted and not yet committed.
     pub fn queued(&self) -> u64 {
-        self.shared.queued.load(Ordering::Relaxed)
+        let p = self.shared().lock();
+        (p.rows + p.in_flight) as u64
     }
 
     /// Rows committed.
     pub fn written(&self) -> u64 {
-        self.shared.written.load(Ordering::Relaxed)
+        self.shared().written.load(Ordering::Relaxed)
     }
 
     /// Rows refused by `send`.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared().dropped.load(Ordering::Relaxed)
     }
 
     /// Rows whose batch failed to commit.
     pub fn failed(&self) -> u64 {
-        self.shared.failed.load(Ordering::Relaxed)
+        self.shared().failed.load(Ordering::Relaxed)
     }
 
     /// Age of the oldest uncommitted row, ms (0 when everything is committed).
     pub fn write_lag_ms(&self) -> u64 {
-        match self.shared.oldest_us.load(Ordering::Relaxed) {
-            NO_ROW => 0,
-            t => self.shared.since_epoch_us(Instant::now()).saturating_sub(t) / 1000,
-        }
+        let oldest = {
+            let p = self.shared().lock();
+            p.in_flight_oldest.or(p.oldest)
+        };
+        oldest.map_or(0, |t| t.elapsed().as_millis() as u64)
     }
 
     /// The last commit error, if any batch ever failed.
     pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.lock().ok().and_then(|e| e.clone())
+        self.shared()
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// All counters at once.
@@ -255,70 +349,76 @@ struct Task {
     store: Arc<dyn Store>,
     cfg: WriterConfig,
     shared: Arc<Shared>,
-    batch: Batch,
-    /// When the current batch must be committed (first row's enqueue time + flush_every).
-    deadline: Option<Instant>,
-    /// A commit error not yet reported to a flush.
-    failure: Option<String>,
+    done: u64,
+    failures: u64,
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let mut shutdown_replies = Vec::new();
+    async fn run(mut self) {
         loop {
-            let msg = match self.deadline {
-                Some(d) => tokio::select! {
-                    m = rx.recv() => m,
-                    _ = tokio::time::sleep_until(d) => {
-                        self.commit().await;
-                        continue;
-                    }
-                },
-                None => rx.recv().await,
+            // What to do now: take rows, or sleep until the oldest is due.
+            let (taken, closed, due) = {
+                let mut p = self.shared.lock();
+                let due = p.oldest.map(|t| t + self.cfg.flush_every);
+                let now = p.flush
+                    || p.closed
+                    || p.rows >= self.cfg.max_batch
+                    || due.is_some_and(|d| d <= Instant::now());
+                if now {
+                    p.flush = false;
+                    p.in_flight = p.rows;
+                    p.in_flight_oldest = p.oldest.take();
+                    p.rows = 0;
+                    (std::mem::take(&mut p.writes), p.closed, None)
+                } else {
+                    (Vec::new(), false, due)
+                }
             };
-            match msg {
-                Some(Msg::Write(w, at)) => {
-                    if self.batch.is_empty() {
-                        self.shared
-                            .oldest_us
-                            .store(self.shared.since_epoch_us(at), Ordering::Relaxed);
-                        self.deadline = Some(at + self.cfg.flush_every);
+            let took = !taken.is_empty();
+            if took {
+                self.commit_all(taken).await;
+                let mut p = self.shared.lock();
+                p.in_flight = 0;
+                p.in_flight_oldest = None;
+            }
+            if closed {
+                // Rows accepted before `closed` was set are all in what was just taken.
+                break;
+            }
+            if !took {
+                match due {
+                    Some(d) => {
+                        tokio::select! {
+                            _ = self.shared.wake.notified() => {}
+                            _ = tokio::time::sleep_until(d) => {}
+                        }
                     }
-                    match w {
-                        Write::Call(c) => self.batch.calls.push(c),
-                        Write::Events(v) => self.batch.events.extend(v),
-                        Write::Actions(v) => self.batch.actions.extend(v),
-                    }
-                    if self.batch.len() >= self.cfg.max_batch.max(1) {
-                        self.commit().await;
-                    }
+                    None => self.shared.wake.notified().await,
                 }
-                Some(Msg::Flush(reply)) => {
-                    self.commit().await;
-                    let _ = reply.send(self.failure.take());
-                }
-                Some(Msg::Shutdown(reply)) => {
-                    // Refuse new messages; those already queued are still written.
-                    rx.close();
-                    shutdown_replies.push(reply);
-                }
-                None => break,
             }
         }
-        self.commit().await;
-        let failure = self.failure.take();
-        for reply in shutdown_replies {
-            let _ = reply.send(failure.clone());
+        self.shared.progress.send_modify(|p| p.stopped = true);
+    }
+
+    /// Commit `writes` in batches of at most `max_batch` rows, in order.
+    async fn commit_all(&mut self, writes: Vec<Write>) {
+        let mut batch = Batch::default();
+        for w in writes {
+            match w {
+                Write::Call(c) => batch.calls.push(c),
+                Write::Events(v) => batch.events.extend(v),
+                Write::Actions(v) => batch.actions.extend(v),
+            }
+            if batch.len() >= self.cfg.max_batch {
+                self.commit(std::mem::take(&mut batch)).await;
+            }
+        }
+        if !batch.is_empty() {
+            self.commit(batch).await;
         }
     }
 
-    async fn commit(&mut self) {
-        self.deadline = None;
-        if self.batch.is_empty() {
-            self.shared.oldest_us.store(NO_ROW, Ordering::Relaxed);
-            return;
-        }
-        let batch = std::mem::take(&mut self.batch);
+    async fn commit(&mut self, batch: Batch) {
         let rows = batch.len() as u64;
         let mut pause = RETRY_PAUSE;
         let mut attempt = 1;
@@ -341,14 +441,23 @@ impl Task {
             Err(e) => {
                 tracing::error!(error = %e, rows, "store writer: batch lost");
                 self.shared.failed.fetch_add(rows, Ordering::Relaxed);
-                let text = e.to_string();
-                if let Ok(mut last) = self.shared.last_error.lock() {
-                    *last = Some(text.clone());
-                }
-                self.failure = Some(text);
+                *self
+                    .shared
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                self.failures += 1;
             }
         }
-        self.shared.queued.fetch_sub(rows, Ordering::Relaxed);
-        self.shared.oldest_us.store(NO_ROW, Ordering::Relaxed);
+        self.done += rows;
+        {
+            let mut p = self.shared.lock();
+            p.in_flight = p.in_flight.saturating_sub(rows as usize);
+        }
+        let (done, failures) = (self.done, self.failures);
+        self.shared.progress.send_modify(|p| {
+            p.done = done;
+            p.failures = failures;
+        });
     }
 }

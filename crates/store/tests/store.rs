@@ -138,17 +138,29 @@ async fn appends_are_idempotent(fx: Fixture) {
         .await
         .unwrap();
     s.append_actions(&[action("a", 0)]).await.unwrap();
-    s.append_actions(&[action("a", 0)]).await.unwrap();
+    s.append_actions(&[action("a", 0), action("a", 0)])
+        .await
+        .unwrap();
+    // The same seq twice in one batch: the first is kept.
+    let twice = event(4, "a", 1, "first");
+    s.append_events(&[twice.clone(), event(4, "a", 2, "second")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.events_since(3, None, 10).await.unwrap(),
+        std::slice::from_ref(&twice)
+    );
     let d = s.get_call("a").await.unwrap().unwrap();
     assert_eq!(
         d.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [1, 2, 3]
+        [1, 2, 3, 4]
     );
     assert_eq!(d.actions.len(), 1);
     let (_, bytes2) = s.totals().await.unwrap();
     let one_event = serde_json::to_string(&event(3, "a", 9, "z").body)
         .unwrap()
-        .len();
+        .len()
+        + serde_json::to_string(&twice.body).unwrap().len();
     let one_action = serde_json::to_string(&action("a", 0).body).unwrap().len();
     assert_eq!(bytes2 - bytes, (one_event + one_action) as u64);
 }
@@ -677,13 +689,13 @@ async fn writer_counts_drops_and_failures(fx: Fixture) {
         WriterConfig {
             flush_every: Duration::from_secs(3600),
             max_batch: 1000,
-            queue: 4,
+            queue: 8,
         },
     );
     let w2 = w.clone();
     let mut accepted = 0;
     for seq in 1..=10 {
-        // Two rows per message; the queue holds 4 messages.
+        // Two rows per message; the queue holds 8 rows.
         let ok = w2.send(Write::Events(vec![
             event(2 * seq - 1, "d", 0, "a"),
             event(2 * seq, "d", 0, "b"),
