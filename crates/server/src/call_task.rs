@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use tympan_amd::AmdEvent;
 use tympan_call::{Action, BeepPolicy, Call, CallConfig, CallEvent, CallState, Prompt, Signal};
+use tympan_store::Write;
 
 /// Websocket close code sent to live calls when the server stops (RFC 6455 1001, going away).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
@@ -136,6 +137,8 @@ struct Session {
     fired_deadline: Option<u64>,
     /// The core's `call_end` messages, published once the record is closed.
     end_msgs: Vec<Value>,
+    /// Events kept in the record and the store so far (at most `MAX_EVENTS_PER_CALL`).
+    kept_events: usize,
 }
 
 impl Session {
@@ -182,9 +185,10 @@ impl Session {
         self.drain();
     }
 
-    /// Publish and record the core's events.
+    /// Publish, persist and record the core's events.
     fn drain(&mut self) {
         while let Some(ev) = self.call.poll_event() {
+            let mut result_row = None;
             if let CallEvent::Amd(AmdEvent::Result { .. }) = &ev {
                 self.state
                     .metrics
@@ -196,38 +200,60 @@ impl Session {
                 self.end_msgs.extend(msgs);
                 continue;
             }
-            {
+            for m in &msgs {
+                // Events beyond the per-call limit are published but neither kept nor stored.
+                let keep = self.kept_events < MAX_EVENTS_PER_CALL;
+                let typed = m.get("type").is_some();
+                let published = self.state.publish(&self.call_id, m, keep);
                 let mut r = lock(&self.live.record);
-                if let CallEvent::Amd(AmdEvent::Result { result, .. }) = &ev {
-                    r.result = Some(result.clone());
+                if !typed {
+                    continue; // the drop-in beep message is not part of the record
                 }
-                for m in &msgs {
-                    if m.get("type").is_none() {
-                        continue; // the drop-in beep message is not part of the record
-                    }
-                    if r.events.len() < MAX_EVENTS_PER_CALL {
-                        r.events.push(m.clone());
-                    } else {
-                        r.events_dropped += 1;
-                    }
+                if keep {
+                    self.kept_events += 1;
+                    r.events.push(published);
+                } else {
+                    r.events_dropped += 1;
                 }
             }
-            for m in &msgs {
-                self.state.publish(&self.call_id, m);
+            if let CallEvent::Amd(AmdEvent::Result { result, .. }) = &ev {
+                let mut r = lock(&self.live.record);
+                let v = crate::calls::json_value(result);
+                r.answered_by = v
+                    .get("answered_by")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                r.result = Some(v);
+                r.audio_ms = self.call.audio_ms();
+                result_row = Some(r.row());
+            }
+            if let Some(row) = result_row {
+                self.state.writer.send(Write::Call(row));
             }
         }
     }
 
-    /// Append to the call's action log (what the server did) and publish it as
+    /// Append to the call's action log (what the server did), persist it, and publish it as
     /// `{"type": "action_done", ...}`.
     fn record_action(&self, action: Value) {
-        lock(&self.live.record).actions.push(action.clone());
+        let idx = {
+            let mut r = lock(&self.live.record);
+            r.actions.push(action.clone());
+            r.actions.len() as i64 - 1
+        };
+        self.state
+            .writer
+            .send(Write::Actions(vec![tympan_store::ActionRow {
+                call_id: self.call_id.clone(),
+                idx,
+                body: action.clone(),
+            }]));
         let mut v = action;
         if let Some(o) = v.as_object_mut() {
             o.insert("call_id".into(), json!(self.call_id));
             o.insert("type".into(), json!("action_done"));
         }
-        self.state.publish(&self.call_id, &v);
+        self.state.publish(&self.call_id, &v, true);
     }
 }
 
@@ -293,16 +319,16 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         Ok(c) => c,
         Err(e) => return refuse(&out, CLOSE_POLICY, &e).await,
     };
-    let live = match state
-        .calls
-        .begin(CallRecord::new(call_id.clone(), platform, rate))
-    {
+    let record = CallRecord::new(call_id.clone(), platform, rate, crate::unix_ms());
+    let row = record.row();
+    let live = match state.calls.begin(record) {
         Ok(l) => l,
         Err(why) => {
             let (code, reason) = why.close(&call_id);
             return refuse(&out, code, &reason).await;
         }
     };
+    state.writer.send(Write::Call(row));
     state.metrics.call_started();
     tracing::info!(rate, "call started");
     let mut s = Session {
@@ -313,6 +339,7 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         started: Instant::now(),
         fired_deadline: None,
         end_msgs: Vec::new(),
+        kept_events: 0,
     };
     s.drain();
     let (itx, mut irx) = mpsc::channel::<Internal>(8);
@@ -439,9 +466,10 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
             Ok(None) | Err(_) => break,
         }
     }
-    state.calls.end(&s.live);
+    let last = state.calls.end(&s.live);
+    state.writer.send(Write::Call(last.row()));
     for m in std::mem::take(&mut s.end_msgs) {
-        state.publish(&s.call_id, &m);
+        state.publish(&s.call_id, &m, true);
     }
     tracing::info!(audio_ms = s.call.audio_ms(), "call ended");
 }

@@ -131,6 +131,15 @@ impl CallSettings {
     }
 }
 
+/// `v` as JSON through text, so f32 fields keep their short form (999.998, not
+/// 999.9979858398438).
+pub fn json_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_string(v)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// The event as published: `{"call_id", "type", "at_ms", ...event fields}`.
 pub fn event_json(call_id: &str, ev: &AmdEvent) -> Value {
     // Through text, so f32 fields keep their short form (999.998, not 999.9979858398438) and

@@ -6,12 +6,13 @@
 //! public_base_url = "https://amd.example.com" # used in NCCO websocket URIs (https → wss)
 //! media_dir = "media"                       # root for per-call `play_wav` paths
 //! espeak = "espeak-ng"                      # TTS program for `say`
-//! max_calls_kept = 10000                    # ended calls kept in memory (oldest dropped first)
-//! history_max_bytes = 268435456             # ... and at most this many bytes of their JSON
+//! max_calls_kept = 100000                   # ended calls kept in the store (oldest pruned first)
+//! history_max_bytes = 1073741824            # ... and at most this many bytes of their JSON
 //! max_concurrent_calls = 2000               # more live calls are refused (close 1013)
 //! media_stall_timeout_s = 30                # a media stream silent this long is ended
 //! shutdown_grace_s = 30                     # SIGTERM: live calls get this long to finish
-//! data_dir = "tympan-data"                  # the API token file (and, later, the database)
+//! data_dir = "tympan-data"                  # the API token file and the SQLite database
+//! database_url = "postgres://u@h/db"        # PostgreSQL instead of SQLite in data_dir
 //! api_tokens = ["..."]                      # bearer tokens for the control routes
 //! control_listen = "127.0.0.1:8081"         # control routes on their own listener
 //! audiosocket_listen = "127.0.0.1:9092"     # Asterisk AudioSocket (TCP) calls
@@ -41,10 +42,10 @@ use tympan_amd::AmdConfig;
 /// Largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-/// Default number of calls kept in memory for `GET /v1/calls/{id}`.
-pub const DEFAULT_MAX_CALLS_KEPT: usize = 10_000;
-/// Default bound on the JSON bytes of the ended calls kept in memory (256 MiB).
-pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 << 20;
+/// Default number of ended calls the store keeps (older ones are pruned).
+pub const DEFAULT_MAX_CALLS_KEPT: usize = 100_000;
+/// Default bound on the JSON bytes (results, events, actions) the store keeps (1 GiB).
+pub const DEFAULT_HISTORY_MAX_BYTES: usize = 1 << 30;
 /// Default number of live calls beyond which new calls are refused.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 2_000;
 /// Default time a media stream may send nothing before the call is ended, in seconds.
@@ -69,10 +70,11 @@ pub struct ServerConfig {
     pub media_dir: PathBuf,
     /// The espeak-ng program used for `say`.
     pub espeak: String,
-    /// How many ended calls `GET /v1/calls/{id}` remembers (oldest forgotten first).
+    /// How many ended calls the store keeps (the oldest are pruned first, every
+    /// `persist::PRUNE_INTERVAL`).
     pub max_calls_kept: usize,
-    /// Bound on the JSON bytes of those ended calls (oldest forgotten first). Live calls are
-    /// never forgotten.
+    /// Bound on the JSON bytes of events, actions and results in the store (oldest ended
+    /// calls pruned first). Active calls are never pruned.
     pub history_max_bytes: usize,
     /// Live calls beyond this are refused with websocket close code 1013 ("try again later").
     pub max_concurrent_calls: usize,
@@ -82,8 +84,11 @@ pub struct ServerConfig {
     /// On SIGTERM or ctrl-c: stop accepting, give live calls this many seconds to end, then
     /// close them (1001).
     pub shutdown_grace_s: u64,
-    /// Directory for the server's files: the generated API token (`api-token`).
+    /// Directory for the server's files: the generated API token (`api-token`) and the SQLite
+    /// database `tympan.db` (when `database_url` is unset).
     pub data_dir: PathBuf,
+    /// `postgres://…` or `postgresql://…`: keep calls in PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
     /// Bearer tokens accepted on the control routes (with `TYMPAN_API_TOKEN`); when neither is
     /// set, `tympan serve` creates `data_dir/api-token`.
     pub api_tokens: Vec<String>,
@@ -121,6 +126,7 @@ impl Default for ServerConfig {
             media_stall_timeout_s: DEFAULT_MEDIA_STALL_TIMEOUT_S,
             shutdown_grace_s: DEFAULT_SHUTDOWN_GRACE_S,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
             api_tokens: Vec::new(),
             control_listen: None,
             audiosocket_listen: None,
@@ -210,6 +216,14 @@ pub enum ConfigFileError {
 }
 
 impl ServerConfig {
+    /// Where the store lives (`data_dir`, `database_url`).
+    pub fn store_config(&self) -> tympan_store::StoreConfig {
+        tympan_store::StoreConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+
     /// Read a `.json` file as JSON and anything else as TOML; the AMD part is validated.
     pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
         let io = |source| ConfigFileError::Io {

@@ -3,8 +3,11 @@
 //! Routes (details in `crates/server/README.md`):
 //! - open: `GET /v1/media/vonage`, `GET /v1/media/twilio` (media websockets),
 //!   `GET|POST /v1/vonage/answer` (answer webhook), `GET /healthz`, `GET /metrics`
-//! - control (bearer token, see [`auth`]): `GET /v1/events` (websocket of events),
-//!   `GET /v1/calls/{id}`
+//!   and `GET /v1/openapi.json`
+//! - control (bearer token, see [`auth`]): `GET /v1/events` (websocket of events, `?since=`
+//!   replays from the store), `GET /v1/calls` (list), `GET /v1/calls/{id}`
+//!
+//! Calls, events and actions persist through [`tympan_store`] (see [`persist`]).
 //!
 //! All decisions are made by the sans-I/O detector (`tympan_amd`); this crate only moves
 //! bytes. One call loop ([`call_task`]) serves every transport.
@@ -17,6 +20,8 @@ pub mod config;
 pub mod control;
 pub mod ids;
 pub mod metrics;
+pub mod openapi;
+pub mod persist;
 pub mod playback;
 pub mod registry;
 pub mod transport;
@@ -26,15 +31,11 @@ pub use transport::{twilio, vonage};
 
 pub use analyzer::amd_factory;
 use analyzer::AnalyzerFactory;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use config::ServerConfig;
-use registry::{Found, Registry};
-use serde::Deserialize;
+use registry::Registry;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -51,11 +52,28 @@ pub const EVENTS_PING_INTERVAL: Duration = Duration::from_secs(20);
 /// tasks to record their end.
 pub const SHUTDOWN_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-/// One published message: the call it belongs to and its JSON text.
+/// Ended calls kept in memory after their end, for `GET /v1/calls/{id}` while their last
+/// rows are on their way to the store.
+pub const RECENT_CALLS_CACHED: usize = 1_000;
+/// Bound on the JSON bytes of that cache (32 MiB).
+pub const RECENT_CACHE_BYTES: usize = 32 << 20;
+
+/// Unix time in ms (the shell's clock; cores get time as an argument).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One published message: the call it belongs to, its global sequence number and its JSON
+/// text (which carries the same `"seq"`).
 #[derive(Debug)]
 pub struct Published {
     /// The call the message is about.
     pub call_id: Arc<str>,
+    /// Global event sequence number (continues across restarts from the store).
+    pub seq: i64,
     /// The JSON text sent to subscribers.
     pub text: Arc<str>,
 }
@@ -105,8 +123,15 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Makes one detector per call.
     pub factory: AnalyzerFactory,
-    /// Live calls and the bounded history.
+    /// Live calls and a small cache of recently ended ones.
     pub calls: Registry,
+    /// Where calls, events and actions persist (the history).
+    pub store: Arc<dyn tympan_store::Store>,
+    /// Batched writes to the store, never awaited on the audio path.
+    pub writer: tympan_store::Writer,
+    /// The last event `seq` handed out. Held while a message is numbered, queued for the
+    /// store and broadcast (no await inside), so subscribers see seqs in order.
+    last_seq: std::sync::Mutex<i64>,
     /// Fan-out to `/v1/events` subscribers.
     pub events: broadcast::Sender<Arc<Published>>,
     /// Client for call-control requests.
@@ -120,67 +145,141 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State with the given detector factory; control routes accept `config.api_tokens`.
-    pub fn new(config: ServerConfig, factory: AnalyzerFactory) -> Arc<Self> {
+    /// Open the store (`data_dir`, `database_url`), mark calls a crash left active as ended,
+    /// continue the event numbering, start the store writer and the pruning task. Control
+    /// routes accept `config.api_tokens`.
+    pub async fn new(
+        config: ServerConfig,
+        factory: AnalyzerFactory,
+    ) -> Result<Arc<Self>, tympan_store::StoreError> {
         let tokens = auth::Tokens::new(config.api_tokens.iter().cloned());
-        Self::with_tokens(config, factory, tokens)
+        Self::with_tokens(config, factory, tokens).await
     }
 
-    /// State with explicit tokens (from [`auth::resolve_tokens`]).
-    pub fn with_tokens(
+    /// As [`AppState::new`] with explicit tokens (from [`auth::resolve_tokens`]).
+    pub async fn with_tokens(
         config: ServerConfig,
         factory: AnalyzerFactory,
         tokens: auth::Tokens,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, tympan_store::StoreError> {
+        let store = tympan_store::open(&config.store_config()).await?;
+        let (writer, last_seq) = persist::start(&store, &config).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Arc::new(AppState {
+        Ok(Arc::new(AppState {
             calls: Registry::new(
                 config.max_concurrent_calls,
-                config.max_calls_kept,
-                config.history_max_bytes,
+                RECENT_CALLS_CACHED,
+                RECENT_CACHE_BYTES,
             ),
             config,
             factory,
+            store,
+            writer,
+            last_seq: std::sync::Mutex::new(last_seq),
             events,
             http: reqwest::Client::new(),
             tokens,
             metrics: metrics::Metrics::default(),
             shutdown: Shutdown::new(),
-        })
+        }))
     }
 
-    /// Send one JSON value about `call_id` to the `/v1/events` subscribers (none is fine).
-    pub fn publish(&self, call_id: &str, v: &Value) {
-        if self.events.receiver_count() == 0 {
-            return;
+    /// Number one JSON message about `call_id` (its `"seq"` is added), queue it for the store
+    /// when `persist` (without waiting), and send it to the `/v1/events` subscribers (none is
+    /// fine). Returns the message as published.
+    pub fn publish(&self, call_id: &str, v: &Value, persist: bool) -> Value {
+        let mut v = v.clone();
+        let mut last = registry::lock(&self.last_seq);
+        *last += 1;
+        let seq = *last;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("seq".into(), json!(seq));
         }
-        let _ = self.events.send(Arc::new(Published {
-            call_id: Arc::from(call_id),
-            text: Arc::from(v.to_string()),
-        }));
+        if persist {
+            let kind = v
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or(if v.get("beep_detected").is_some() {
+                    "beep_detected"
+                } else {
+                    "message"
+                })
+                .to_owned();
+            self.writer
+                .send(tympan_store::Write::Events(vec![tympan_store::EventRow {
+                    seq,
+                    call_id: call_id.to_owned(),
+                    at_ms: v.get("at_ms").and_then(Value::as_i64).unwrap_or(0),
+                    kind,
+                    body: v.clone(),
+                }]));
+        }
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(Arc::new(Published {
+                call_id: Arc::from(call_id),
+                seq,
+                text: Arc::from(v.to_string()),
+            }));
+        }
+        drop(last);
+        v
     }
+}
+
+/// A route: its path (axum and OpenAPI share the `{param}` syntax) and its handlers.
+pub type Route = (&'static str, axum::routing::MethodRouter<Arc<AppState>>);
+
+/// The open routes: media websockets, the answer webhook, health, metrics, the OpenAPI
+/// document. The one list the router is built from (and the OpenAPI test reads).
+pub fn public_routes() -> Vec<Route> {
+    vec![
+        ("/healthz", get(healthz)),
+        ("/metrics", get(metrics::metrics)),
+        ("/v1/openapi.json", get(openapi::openapi_json)),
+        ("/v1/media/vonage", get(vonage::media_ws)),
+        ("/v1/media/twilio", get(twilio::media_ws)),
+        (
+            "/v1/vonage/answer",
+            get(vonage::answer).post(vonage::answer),
+        ),
+    ]
+}
+
+/// The control routes (behind the bearer-token check). The one list the router is built
+/// from (and the OpenAPI test reads).
+pub fn control_routes() -> Vec<Route> {
+    vec![
+        ("/v1/events", get(persist::events_ws)),
+        ("/v1/calls", get(persist::list_calls)),
+        ("/v1/calls/{id}", get(persist::get_call)),
+    ]
+}
+
+/// Every HTTP route path the server registers.
+pub fn route_paths() -> Vec<&'static str> {
+    public_routes()
+        .into_iter()
+        .chain(control_routes())
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn build(routes: Vec<Route>) -> Router<Arc<AppState>> {
+    routes
+        .into_iter()
+        .fold(Router::new(), |r, (path, m)| r.route(path, m))
 }
 
 /// Routes open to the network: media websockets, the answer webhook, health and metrics.
 pub fn public_router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/v1/media/vonage", get(vonage::media_ws))
-        .route("/v1/media/twilio", get(twilio::media_ws))
-        .route(
-            "/v1/vonage/answer",
-            get(vonage::answer).post(vonage::answer),
-        )
+    build(public_routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Control routes, behind the bearer-token check.
 pub fn control_router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/events", get(events_ws))
-        .route("/v1/calls/{id}", get(get_call))
+    build(control_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -290,6 +389,7 @@ pub async fn run(
             // A listener failed: stop the rest the same way.
             let _ = stop_tx.send(true);
             state.shutdown.set(ENDING);
+            let _ = state.writer.shutdown().await;
             return r.map_err(std::io::Error::other)?;
         }
     }
@@ -313,6 +413,11 @@ pub async fn run(
         while servers.join_next().await.is_some() {}
     })
     .await;
+    match state.writer.shutdown().await {
+        Ok(()) => tracing::info!(rows = state.writer.written(), "store flushed"),
+        Err(e) => tracing::error!(error = %e, "store flush failed"),
+    }
+    state.store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -352,98 +457,14 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "open",
+    responses((status = 200, description = "`{status: ok|draining, calls_live, calls_kept, event_subscribers}`")))]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(
         json!({"status": if state.shutdown.draining() { "draining" } else { "ok" },
                 "calls_live": state.calls.live_count(),
                 "calls_kept": state.calls.history_len(),
                 "event_subscribers": state.events.receiver_count()}),
     )
-}
-
-async fn get_call(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match state.calls.get(&id) {
-        Some(Found::Live(r)) => Json(r).into_response(),
-        Some(Found::Ended(json)) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json.to_string(),
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no call `{}` (unknown or forgotten)", id.escape_default())})),
-        )
-            .into_response(),
-    }
-}
-
-/// Query of `/v1/events`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    /// Only this call's messages.
-    pub call_id: Option<String>,
-}
-
-async fn events_ws(
-    Query(q): Query<EventsQuery>,
-    State(state): State<Arc<AppState>>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    // Subscribe before the upgrade completes so nothing published after the 101 is missed.
-    let rx = state.events.subscribe();
-    ws.on_upgrade(move |s| events_run(state, s, rx, q.call_id))
-}
-
-async fn events_run(
-    state: Arc<AppState>,
-    socket: WebSocket,
-    mut rx: broadcast::Receiver<Arc<Published>>,
-    only: Option<String>,
-) {
-    use futures_util::StreamExt;
-    let (sink, mut stream) = socket.split();
-    let (tx, writer) = ws::spawn_writer(sink, ws::SEND_TIMEOUT);
-    let out = ws::WsSender { tx };
-    let mut ping = tokio::time::interval(EVENTS_PING_INTERVAL);
-    ping.tick().await;
-    let mut shutdown = state.shutdown.subscribe();
-    loop {
-        tokio::select! {
-            _ = Shutdown::ending(&mut shutdown) => {
-                out.close(call_task::CLOSE_GOING_AWAY, "server shutting down").await;
-                break;
-            }
-            _ = out.gone() => break,
-            _ = ping.tick() => {
-                if !out.send(Message::Ping(Vec::new().into())).await {
-                    break;
-                }
-            }
-            ev = rx.recv() => {
-                let text: String = match ev {
-                    Ok(p) => {
-                        if only.as_deref().is_some_and(|id| id != &*p.call_id) {
-                            continue;
-                        }
-                        p.text.to_string()
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        state.metrics.events_dropped(n);
-                        json!({"type": "lagged", "missed": n}).to_string()
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                if !out.send(Message::Text(text.into())).await {
-                    break;
-                }
-            }
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                _ => {}
-            },
-        }
-    }
-    drop(out);
-    let _ = writer.await;
 }

@@ -157,8 +157,39 @@ pub fn render(state: &AppState) -> String {
     counter(
         "tympan_history_bytes",
         "gauge",
-        "Bytes of JSON held for ended calls.",
+        "Bytes of JSON held in memory for recently ended calls (the store holds the history).",
         state.calls.history_bytes() as u64,
+    );
+    let w = state.writer.metrics();
+    counter(
+        "tympan_store_write_lag_ms",
+        "gauge",
+        "Age of the oldest row not yet committed to the store, ms (0 when none).",
+        w.write_lag_ms,
+    );
+    counter(
+        "tympan_store_queue_rows",
+        "gauge",
+        "Rows accepted by the store writer and not yet committed.",
+        w.queued,
+    );
+    counter(
+        "tympan_store_rows_written_total",
+        "counter",
+        "Rows committed to the store.",
+        w.written,
+    );
+    counter(
+        "tympan_store_writes_dropped_total",
+        "counter",
+        "Rows the store writer refused (queue full or shut down); never written.",
+        w.dropped,
+    );
+    counter(
+        "tympan_store_writes_failed_total",
+        "counter",
+        "Rows whose batch failed to commit after the writer's retries.",
+        w.failed,
     );
     m.decision.render(
         "tympan_decision_seconds",
@@ -174,6 +205,8 @@ pub fn render(state: &AppState) -> String {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "open",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(

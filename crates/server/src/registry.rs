@@ -1,5 +1,6 @@
-//! The shared registry: live calls (claimed at start, released at end) and the history of
-//! ended calls, bounded in bytes and in count. Live calls are never evicted.
+//! The shared registry: live calls (claimed at start, released at end) and a small cache of
+//! recently ended calls, bounded in bytes and in count (the store holds the history). Live
+//! calls are never evicted.
 //!
 //! The audio path does not take these locks: each live call's record has its own lock, taken
 //! by the call's task only when an event or action is added (and by `GET /v1/calls/{id}`),
@@ -12,7 +13,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
-use tympan_amd::AmdResult;
 
 /// Take a lock whether or not an earlier holder panicked (the data is plain records that a
 /// panic cannot leave half-invariant in a way that matters to readers).
@@ -26,39 +26,100 @@ pub const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Websocket close code for a refused call (bad id, id already live, bad settings).
 pub const CLOSE_POLICY: u16 = 1008;
 
-/// What `GET /v1/calls/{id}` returns.
-#[derive(Clone, Debug, Serialize)]
+/// What `GET /v1/calls/{id}` returns (live calls from memory, others from the store).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CallRecord {
+    /// The call's id.
     pub call_id: String,
     /// `vonage`, `twilio` or `audiosocket`.
-    pub platform: &'static str,
+    pub platform: String,
     /// `active` or `ended`.
+    #[schema(value_type = String)]
     pub state: &'static str,
+    /// Samples per second of the inbound audio.
     pub sample_rate: u32,
+    /// When the call started, unix ms.
+    pub started_at: i64,
+    /// When it ended, unix ms (`null` while live).
+    pub ended_at: Option<i64>,
     /// Audio received so far, in ms.
     pub audio_ms: u64,
-    pub result: Option<AmdResult>,
-    /// Events as published on `/v1/events` (at most `MAX_EVENTS_PER_CALL`).
+    /// The AMD verdict (`human`, `machine`, …) once known.
+    pub answered_by: Option<String>,
+    /// The AMD result (`tympan_amd::AmdResult` JSON) once known.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Events as published on `/v1/events`, with their `seq` (at most `MAX_EVENTS_PER_CALL`).
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Value>,
     /// Events not kept because the per-call limit was reached.
     pub events_dropped: u64,
     /// What the server did for the call (playback, hang-up), in order.
+    #[schema(value_type = Vec<Object>)]
     pub actions: Vec<Value>,
 }
 
 impl CallRecord {
-    /// A fresh record of a call that just started.
-    pub fn new(call_id: String, platform: &'static str, sample_rate: u32) -> Self {
+    /// A fresh record of a call that just started at `started_at` (unix ms).
+    pub fn new(call_id: String, platform: &str, sample_rate: u32, started_at: i64) -> Self {
         CallRecord {
             call_id,
-            platform,
+            platform: platform.to_owned(),
             state: "active",
             sample_rate,
+            started_at,
+            ended_at: None,
             audio_ms: 0,
+            answered_by: None,
             result: None,
             events: Vec::new(),
             events_dropped: 0,
             actions: Vec::new(),
+        }
+    }
+
+    /// The record as a store row (without events and actions).
+    pub fn row(&self) -> tympan_store::CallRow {
+        tympan_store::CallRow {
+            call_id: self.call_id.clone(),
+            platform: self.platform.clone(),
+            state: if self.state == "ended" {
+                tympan_store::CallState::Ended
+            } else {
+                tympan_store::CallState::Active
+            },
+            sample_rate: self.sample_rate,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            audio_ms: self.audio_ms,
+            answered_by: self.answered_by.clone(),
+            result: self.result.clone(),
+            events_dropped: self.events_dropped,
+        }
+    }
+
+    /// A stored call as the API shows it: published events with a `type` other than
+    /// `action_done` (those are the actions), in `seq` order.
+    pub fn from_detail(d: tympan_store::CallDetail) -> Self {
+        let c = d.call;
+        CallRecord {
+            call_id: c.call_id,
+            platform: c.platform,
+            state: c.state.as_str(),
+            sample_rate: c.sample_rate,
+            started_at: c.started_at,
+            ended_at: c.ended_at,
+            audio_ms: c.audio_ms,
+            answered_by: c.answered_by,
+            result: c.result,
+            events: d
+                .events
+                .into_iter()
+                .filter(|e| e.body.get("type").is_some() && e.kind != "action_done")
+                .map(|e| e.body)
+                .collect(),
+            events_dropped: c.events_dropped,
+            actions: d.actions.into_iter().map(|a| a.body).collect(),
         }
     }
 }
@@ -105,7 +166,9 @@ impl Refusal {
     }
 }
 
-/// Ended calls kept for `GET /v1/calls/{id}`, as serialised JSON, oldest forgotten first.
+/// Recently ended calls kept for `GET /v1/calls/{id}` while their last rows are on their way
+/// to the store, as serialised JSON, oldest forgotten first (a small cache: the store is the
+/// history).
 struct History {
     max_calls: usize,
     max_bytes: usize,
@@ -134,7 +197,7 @@ impl History {
     }
 }
 
-/// Live calls and the bounded history.
+/// Live calls and the cache of recently ended ones.
 pub struct Registry {
     max_live: usize,
     live: Mutex<HashMap<String, Arc<LiveCall>>>,
@@ -187,14 +250,19 @@ impl Registry {
         Ok(call)
     }
 
-    /// Release a live call: its final record goes to the history.
-    pub fn end(&self, call: &LiveCall) {
+    /// Release a live call: its final record (returned) goes to the cache of recently ended
+    /// calls.
+    pub fn end(&self, call: &LiveCall) -> CallRecord {
         let mut rec = call.snapshot();
         rec.state = "ended";
+        if rec.ended_at.is_none() {
+            rec.ended_at = Some(crate::unix_ms());
+        }
         let json: Arc<str> = Arc::from(serde_json::to_string(&rec).unwrap_or_default());
         lock(&self.history).insert(rec.call_id.clone(), json);
         lock(&self.live).remove(&rec.call_id);
         self.ended.notify_waiters();
+        rec
     }
 
     /// A call by id: live first, then the history.
@@ -227,7 +295,7 @@ mod tests {
     use super::*;
 
     fn rec(id: &str) -> CallRecord {
-        CallRecord::new(id.into(), "vonage", 8000)
+        CallRecord::new(id.into(), "vonage", 8000, 0)
     }
 
     #[test]
@@ -249,6 +317,7 @@ mod tests {
     fn history_is_bounded_in_bytes_and_live_calls_stay() {
         let one = serde_json::to_string(&CallRecord {
             state: "ended",
+            ended_at: Some(crate::unix_ms()),
             ..rec("h0")
         })
         .unwrap()

@@ -186,10 +186,15 @@ async fn a_server_without_tokens_refuses_every_control_request() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::with_tokens(
-        ServerConfig::default(),
+        ServerConfig {
+            data_dir: common::temp_dir("no-tokens"),
+            ..Default::default()
+        },
         tympan_server::amd_factory(),
         tympan_server::auth::Tokens::default(),
-    );
+    )
+    .await
+    .unwrap();
     tokio::spawn(tympan_server::serve(listener, state));
     let r = reqwest::Client::new()
         .get(format!("http://{addr}/v1/calls/x"))
@@ -207,9 +212,12 @@ async fn control_listen_serves_the_control_routes_alone() {
     let (main_addr, control_addr) = (main.local_addr().unwrap(), control.local_addr().unwrap());
     let cfg = ServerConfig {
         api_tokens: vec![TEST_TOKEN.into()],
+        data_dir: common::temp_dir("control-listen"),
         ..Default::default()
     };
-    let state = AppState::new(cfg, tympan_server::amd_factory());
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tympan_server::run(
         Listeners {
@@ -357,9 +365,12 @@ async fn shutdown_stops_accepting_then_closes_calls_after_the_grace_period() {
     let cfg = ServerConfig {
         api_tokens: vec![TEST_TOKEN.into()],
         shutdown_grace_s: 1,
+        data_dir: common::temp_dir("shutdown"),
         ..Default::default()
     };
-    let state = AppState::new(cfg, tympan_server::amd_factory());
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tympan_server::run(
         Listeners {

@@ -34,6 +34,7 @@ fn comparable(msgs: &[Value]) -> Vec<Value> {
                 o.remove("call_id");
                 o.remove("uuids");
                 o.remove("platform");
+                o.remove("seq");
             }
             m
         })
@@ -49,10 +50,13 @@ struct Running {
 
 async fn start(mut cfg: ServerConfig) -> Running {
     cfg.api_tokens = vec![TEST_TOKEN.into()];
+    cfg.data_dir = common::temp_dir("transports");
     let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let as_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (addr, audiosocket) = (main.local_addr().unwrap(), as_l.local_addr().unwrap());
-    let state = AppState::new(cfg, tympan_server::amd_factory());
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let listeners = Listeners {
         main,

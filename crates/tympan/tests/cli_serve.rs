@@ -1,5 +1,6 @@
-//! `tympan serve` as a process: the token file on first start, 401 without the token, and a
-//! SIGTERM that drains and exits 0.
+//! `tympan serve` as a process: the token file on first start, the database in the data
+//! directory, 401 without the token, the open OpenAPI document, and a SIGTERM that drains and
+//! exits 0.
 
 #[allow(dead_code)]
 mod common;
@@ -94,6 +95,14 @@ fn serve_creates_a_private_token_refuses_without_it_and_drains_on_sigterm() {
     );
     assert!(http_get(&addr, "/v1/calls/x", Some(&token)).starts_with("HTTP/1.1 404"));
     assert!(http_get(&addr, "/healthz", None).starts_with("HTTP/1.1 200"));
+    // The store lives in the data directory; the API document is open.
+    assert!(
+        data.join("tympan.db").is_file(),
+        "SQLite database in the data dir"
+    );
+    let spec = http_get(&addr, "/v1/openapi.json", None);
+    assert!(spec.starts_with("HTTP/1.1 200"), "{spec}");
+    assert!(spec.contains("\"/v1/calls/{id}\""), "{spec}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -74,6 +74,8 @@ pub fn parse_start(v: &Value) -> Result<TwilioStart, (u16, String)> {
 }
 
 /// `GET /v1/media/twilio`.
+#[utoipa::path(get, path = "/v1/media/twilio", tag = "media",
+    responses((status = 101, description = "Twilio Media Streams websocket (`connected`, `start`, `media`, `stop`, `mark`, `dtmf`)")))]
 pub async fn media_ws(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
     ws.max_message_size(MAX_WS_MESSAGE)
         .on_upgrade(move |s| run(state, s))

@@ -75,6 +75,8 @@ pub fn parse_header(text: &str) -> Result<VonageHeader, (u16, String)> {
 }
 
 /// `GET /v1/media/vonage`.
+#[utoipa::path(get, path = "/v1/media/vonage", tag = "media",
+    responses((status = 101, description = "Vonage media websocket: a JSON header text frame, then binary 16-bit LE PCM")))]
 pub async fn media_ws(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
     ws.max_message_size(MAX_WS_MESSAGE)
         .on_upgrade(move |s| run(state, s))
@@ -224,6 +226,14 @@ fn ws_base(state: &AppState, headers: &HeaderMap) -> Result<String, String> {
 /// Parameters (query, JSON body or form body): `uuid` (Vonage sends it), `talk` (greeting
 /// spoken first), `rate` (8000|16000, default 16000), and the per-call settings
 /// (`on_beep_say`, `on_beep_play_wav`, `hangup`, `amd`).
+#[utoipa::path(method(get, post), path = "/v1/vonage/answer", tag = "open",
+    params(
+        ("uuid" = Option<String>, Query, description = "The call id (Vonage sends it)"),
+        ("talk" = Option<String>, Query, description = "Greeting spoken first"),
+        ("rate" = Option<u32>, Query, description = "8000 or 16000 (default)")),
+    responses(
+        (status = 200, description = "NCCO: optional `talk`, then `connect` to the media websocket"),
+        (status = 400, description = "Bad settings or uuid, named", body = crate::persist::ErrorBody)))]
 pub async fn answer(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -95,6 +95,21 @@ impl RecordingCallControl {
     }
 }
 
+/// A fresh directory under the system temp dir (left behind for inspection; names are
+/// unique per process and call).
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "tympan-server-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
 /// The API token every [`TestServer`] accepts unless its config sets others.
 pub const TEST_TOKEN: &str = "test-token-0123456789";
 
@@ -116,9 +131,14 @@ impl TestServer {
         if config.api_tokens.is_empty() {
             config.api_tokens = vec![TEST_TOKEN.into()];
         }
+        if config.data_dir == ServerConfig::default().data_dir {
+            config.data_dir = temp_dir("server");
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(config, factory);
+        let state = AppState::new(config, factory)
+            .await
+            .expect("open the store");
         let s = state.clone();
         tokio::spawn(async move { tympan_server::serve(listener, s).await.unwrap() });
         TestServer { addr, state }

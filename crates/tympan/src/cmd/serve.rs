@@ -13,7 +13,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Data directory (default ./tympan-data, or `data_dir` from the config file): holds the
-    /// generated API token file `api-token`.
+    /// generated API token file `api-token` and the SQLite database `tympan.db` (unless
+    /// `database_url` names PostgreSQL).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Accept Asterisk AudioSocket (TCP) calls on this address (or `audiosocket_listen`).
@@ -87,7 +88,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(a) = &listeners.audiosocket {
             tracing::info!(addr = %a.local_addr()?, "audiosocket listening");
         }
-        let state = tympan_server::AppState::with_tokens(config, factory, tokens);
+        let state = tympan_server::AppState::with_tokens(config, factory, tokens)
+            .await
+            .context("opening the store")?;
         tympan_server::run(listeners, state, tympan_server::shutdown_signal())
             .await
             .context("server")
