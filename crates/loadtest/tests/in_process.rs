@@ -43,11 +43,16 @@ async fn five_calls_complete_with_results_and_finite_latencies() {
     let addr = listener.local_addr().unwrap();
     // The control routes (/v1/events) need a bearer token; the generator sends it.
     let token = "loadtest-token-0123456789";
+    let data_dir = std::env::temp_dir().join(format!("tympan-loadtest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
     let config = ServerConfig {
         api_tokens: vec![token.to_owned()],
+        data_dir: data_dir.clone(),
         ..Default::default()
     };
-    let state = AppState::new(config, tympan_server::amd_factory());
+    let state = AppState::new(config, tympan_server::amd_factory())
+        .await
+        .expect("store opens");
     tokio::spawn(async move { tympan_server::serve(listener, state).await.unwrap() });
 
     let rate = 8000;

@@ -203,7 +203,10 @@ async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
     cfg.sip.rtp_port_max = rtp0 + 20;
     let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = main.local_addr().unwrap();
-    let state = AppState::new(cfg, tympan_server::amd_factory());
+    cfg.data_dir = temp_dir("sip_baresip");
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .expect("store opens");
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let listeners = Listeners {
         main,

@@ -63,7 +63,10 @@ async fn malformed_answered_and_over_limit() {
     cfg.sip.rtp_port_max = base + 10;
     cfg.sip.max_calls = 1;
     let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let state = AppState::new(cfg, tympan_server::amd_factory());
+    cfg.data_dir = temp_dir("sip_udp");
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .expect("store opens");
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let listeners = Listeners {
         main,
