@@ -3,7 +3,9 @@
 # everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
-command -v sox >/dev/null 2>&1 || need+=(sox libsox-fmt-all)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+# sox's MP3/FLAC/OGG handlers (the decode tests need them even where sox itself is present).
+dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
