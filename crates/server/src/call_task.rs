@@ -466,10 +466,26 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
             Ok(None) | Err(_) => break,
         }
     }
-    let last = state.calls.end(&s.live);
-    state.writer.send(Write::Call(last.row()));
-    for m in std::mem::take(&mut s.end_msgs) {
-        state.publish(&s.call_id, &m, true);
+    // The end messages are numbered and kept in the ended record before any subscriber sees
+    // them, so a subscriber reading the call on `call_end` finds it ended, with `call_end`.
+    let end_msgs = std::mem::take(&mut s.end_msgs);
+    let mut last = None;
+    state.publish_then(&s.call_id, &end_msgs, true, |published| {
+        {
+            let mut r = lock(&s.live.record);
+            for m in published.iter().filter(|m| m.get("type").is_some()) {
+                if s.kept_events < MAX_EVENTS_PER_CALL {
+                    s.kept_events += 1;
+                    r.events.push(m.clone());
+                } else {
+                    r.events_dropped += 1;
+                }
+            }
+        }
+        last = Some(state.calls.end(&s.live));
+    });
+    if let Some(last) = last {
+        state.writer.send(Write::Call(last.row()));
     }
     tracing::info!(audio_ms = s.call.audio_ms(), "call ended");
 }

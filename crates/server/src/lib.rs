@@ -188,13 +188,52 @@ impl AppState {
     /// when `persist` (without waiting), and send it to the `/v1/events` subscribers (none is
     /// fine). Returns the message as published.
     pub fn publish(&self, call_id: &str, v: &Value, persist: bool) -> Value {
-        let mut v = v.clone();
+        self.publish_then(call_id, std::slice::from_ref(v), persist, |_| {})
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`publish`](Self::publish) each of `msgs` in order, and run `before_send` on the
+    /// numbered messages before any subscriber gets them: what a subscriber reads on receipt
+    /// (e.g. the ended call with its `call_end` event) is already in place. `before_send`
+    /// runs under the numbering lock, so it must not publish.
+    pub fn publish_then(
+        &self,
+        call_id: &str,
+        msgs: &[Value],
+        persist: bool,
+        before_send: impl FnOnce(&[Value]),
+    ) -> Vec<Value> {
         let mut last = registry::lock(&self.last_seq);
-        *last += 1;
-        let seq = *last;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("seq".into(), json!(seq));
+        let numbered: Vec<(i64, Value)> = msgs
+            .iter()
+            .map(|v| {
+                *last += 1;
+                let mut v = v.clone();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("seq".into(), json!(*last));
+                }
+                self.persist_event(call_id, *last, &v, persist);
+                (*last, v)
+            })
+            .collect();
+        let values: Vec<Value> = numbered.iter().map(|(_, v)| v.clone()).collect();
+        before_send(&values);
+        if self.events.receiver_count() > 0 {
+            for (seq, v) in &numbered {
+                let _ = self.events.send(Arc::new(Published {
+                    call_id: Arc::from(call_id),
+                    seq: *seq,
+                    text: Arc::from(v.to_string()),
+                }));
+            }
         }
+        drop(last);
+        values
+    }
+
+    /// Queue one numbered message for the store when `persist`.
+    fn persist_event(&self, call_id: &str, seq: i64, v: &Value, persist: bool) {
         if persist {
             let kind = v
                 .get("type")
@@ -214,15 +253,6 @@ impl AppState {
                     body: v.clone(),
                 }]));
         }
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(Arc::new(Published {
-                call_id: Arc::from(call_id),
-                seq,
-                text: Arc::from(v.to_string()),
-            }));
-        }
-        drop(last);
-        v
     }
 }
 

@@ -1,9 +1,11 @@
 //! The batched writer: the audio path hands rows to a bounded buffer without awaiting; one task
 //! commits them in batches, each batch one transaction.
 //!
-//! The buffer is a short mutex-guarded `Vec`, not a channel: a send never wakes the writer
-//! task (a wake-up per event would cost a futex call and a context switch); the task wakes
-//! when a batch is full, when the oldest row is `flush_every` old, on `flush` and on shutdown.
+//! The buffer is a short mutex-guarded `Vec`, not a channel: a send wakes the writer task only
+//! when it puts the first row into an empty queue (the task then arms its timer) or completes
+//! a batch, not per event (a wake-up per event would cost a futex call and a context switch);
+//! the task commits when a batch is full, when the oldest row is `flush_every` old, on `flush`
+//! and on shutdown.
 
 use crate::types::check_call_id;
 use crate::{ActionRow, Batch, CallRow, EventRow, Store, StoreError};
@@ -227,8 +229,10 @@ impl Writer {
             p.rows += rows;
             p.accepted += rows as u64;
             p.writes.push(w);
-            // Wake the task only when this send completes a batch.
-            before < self.cfg.max_batch && p.rows >= self.cfg.max_batch
+            // Wake the task when the queue was empty (an idle task sleeps with no deadline and
+            // must arm its timer for this row) and when this send completes a batch; other
+            // sends find the task's timer already running.
+            before == 0 || (before < self.cfg.max_batch && p.rows >= self.cfg.max_batch)
         };
         if wake {
             sh.wake.notify_one();

@@ -664,19 +664,32 @@ async fn writer_commits_on_its_own(fx: Fixture) {
             queue: 100,
         },
     );
+    // The task goes idle (nothing queued, no deadline) before the first send: a send to an
+    // idle writer must arm its timer, and so must the first send after a commit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     w.send(Write::Events(vec![
         event(1, "t", 0, "a"),
         event(2, "t", 0, "b"),
     ]));
     // No flush: the timer commits. (Waits for the commit; the bound is only a hang guard.)
-    let mut waits = 0;
-    while w.written() < 2 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        waits += 1;
-        assert!(waits < 12_000, "the writer never committed on its own");
-    }
+    let wait_written = |n: u64| {
+        let w = w.clone();
+        async move {
+            let mut waits = 0;
+            while w.written() < n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                waits += 1;
+                assert!(waits < 12_000, "the writer never committed on its own");
+            }
+        }
+    };
+    wait_written(2).await;
     assert_eq!(rec.batches(), [2]);
-    assert_eq!(ids_of_events(&s).await, [1, 2]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    w.send(Write::Events(vec![event(3, "t", 0, "c")]));
+    wait_written(3).await;
+    assert_eq!(rec.batches(), [2, 1]);
+    assert_eq!(ids_of_events(&s).await, [1, 2, 3]);
     assert_eq!(w.write_lag_ms(), 0);
     assert_eq!(w.queued(), 0);
 }
