@@ -41,6 +41,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Frame length streamed, in ms (what Vonage sends).
 pub const FRAME_MS: u64 = 20;
+/// Bytes each websocket reads at a time.
+const READ_BUFFER: usize = 4 * 1024;
 /// Longest wait for a websocket connection (media or events).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one frame to be accepted by the socket.
@@ -372,7 +374,11 @@ async fn connect(
             .map_err(|_| "token is not a valid header value".to_string())?;
         req.headers_mut().insert("authorization", v);
     }
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(req)).await {
+    // A small read buffer: tungstenite zero-fills it before every read (128 KiB by default).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER);
+    let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), false);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no connection within {CONNECT_TIMEOUT:?}")),

@@ -297,7 +297,7 @@ pub async fn events_ws(
 ) -> Response {
     // Subscribe before the upgrade (and before any replay) so nothing is missed.
     let rx = state.events.subscribe();
-    ws.on_upgrade(move |s| events_run(state, s, rx, q))
+    ws::configure(ws).on_upgrade(move |s| events_run(state, s, rx, q))
 }
 
 /// Send the stored messages after `since` (of one call or all); returns the last seq sent,

@@ -5,7 +5,7 @@ use super::vonage::{CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_UNSUPPORTED};
 use crate::call_task::{run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
 use crate::calls::CallSettings;
 use crate::ids::{call_id_or_new, validate_id};
-use crate::ws::{spawn_writer, WsSender, FIRST_FRAME_TIMEOUT, MAX_WS_MESSAGE, SEND_TIMEOUT};
+use crate::ws::{spawn_writer, WsSender, FIRST_FRAME_TIMEOUT, SEND_TIMEOUT};
 use crate::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -77,8 +77,7 @@ pub fn parse_start(v: &Value) -> Result<TwilioStart, (u16, String)> {
 #[utoipa::path(get, path = "/v1/media/twilio", tag = "media",
     responses((status = 101, description = "Twilio Media Streams websocket (`connected`, `start`, `media`, `stop`, `mark`, `dtmf`)")))]
 pub async fn media_ws(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
-    ws.max_message_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |s| run(state, s))
+    crate::ws::configure(ws).on_upgrade(move |s| run(state, s))
 }
 
 fn parse_json(t: &str) -> Result<Value, (u16, String)> {

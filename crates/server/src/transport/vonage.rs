@@ -3,7 +3,7 @@
 use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
 use crate::calls::CallSettings;
 use crate::ids::call_id_or_new;
-use crate::ws::{spawn_writer, WsSender, FIRST_FRAME_TIMEOUT, MAX_WS_MESSAGE, SEND_TIMEOUT};
+use crate::ws::{spawn_writer, WsSender, FIRST_FRAME_TIMEOUT, SEND_TIMEOUT};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -78,8 +78,7 @@ pub fn parse_header(text: &str) -> Result<VonageHeader, (u16, String)> {
 #[utoipa::path(get, path = "/v1/media/vonage", tag = "media",
     responses((status = 101, description = "Vonage media websocket: a JSON header text frame, then binary 16-bit LE PCM")))]
 pub async fn media_ws(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
-    ws.max_message_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |s| run(state, s))
+    crate::ws::configure(ws).on_upgrade(move |s| run(state, s))
 }
 
 async fn run(state: Arc<AppState>, socket: WebSocket) {
