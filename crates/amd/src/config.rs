@@ -188,12 +188,15 @@ impl AmdConfig {
                 why: format!("{} must be >= 100 and below beep_max_hz", self.beep_min_hz),
             });
         }
-        if self.beep_max_hz >= self.sample_rate as f32 / 2.0 {
+        // 16 kHz input is analysed at 8 kHz: the analysis rate's Nyquist is the bound.
+        let analysed = self.sample_rate.min(crate::frontend::ANALYSIS_RATE);
+        if self.beep_max_hz >= analysed as f32 / 2.0 {
             return Err(ConfigError {
                 field: "beep_max_hz",
                 why: format!(
-                    "{} is above Nyquist for {} Hz",
-                    self.beep_max_hz, self.sample_rate
+                    "{} is not below Nyquist ({} Hz) of the {analysed} Hz analysis rate",
+                    self.beep_max_hz,
+                    analysed / 2
                 ),
             });
         }
@@ -225,5 +228,27 @@ mod tests {
         let d = AmdConfig::default();
         let back: AmdConfig = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(back, d);
+    }
+
+    /// Found by the `amd_config_json` fuzz target: 16 kHz input is analysed at 8 kHz, so a
+    /// `beep_max_hz` of 4000 passed `validate` and was then refused by `AmdDetector::new`.
+    #[test]
+    fn beep_band_is_bounded_by_the_analysis_rate() {
+        for rate in [8000, 16000] {
+            for max in [3999.0, 4000.0, 4000.5, 6500.0] {
+                let c = AmdConfig {
+                    sample_rate: rate,
+                    beep_max_hz: max,
+                    ..AmdConfig::default()
+                };
+                let valid = c.validate();
+                let built = crate::AmdDetector::new(c);
+                assert_eq!(valid.is_ok(), built.is_ok(), "{rate} Hz, beep_max_hz {max}");
+                assert_eq!(valid.is_ok(), max < 4000.0, "{rate} Hz, beep_max_hz {max}");
+                if let Err(e) = valid {
+                    assert_eq!(e.field, "beep_max_hz");
+                }
+            }
+        }
     }
 }
