@@ -1,0 +1,307 @@
+//! Fuzz targets for the SIP parser facade and its TCP framer (`tympan_telephony::sip`).
+
+use crate::{fnv1a, Outcome, Rng};
+use tympan_telephony::sip::{
+    parse_datagram, Message, ParseError, StartLine, StreamDecoder, StreamError, MAX_MESSAGE_SIZE,
+};
+
+/// RFC 4475 torture messages as the telephony crate's tests write them (raw string literals
+/// with `\n` line ends; the test turns them into CRLF, so do the seeds).
+const RFC4475_TESTS: &str = include_str!("../../telephony/tests/rfc4475.rs");
+/// The telephony crate's stream framing tests (messages split across reads).
+const STREAM_TESTS: &str = include_str!("../../telephony/tests/sip_stream.rs");
+
+/// Most raw string literals taken from one test file.
+const MAX_EXTRACTED: usize = 64;
+
+/// The raw string literals (`r#"..."#`) of a Rust source file, `\n` turned into CRLF.
+pub fn raw_literals(src: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("r#\"") {
+        let after = &rest[i + 3..];
+        let Some(j) = after.find("\"#") else { break };
+        let lit = &after[..j];
+        if lit.contains("SIP/2.0") {
+            out.push(lit.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes());
+        }
+        rest = &after[j + 2..];
+        if out.len() >= MAX_EXTRACTED {
+            break;
+        }
+    }
+    out
+}
+
+/// Messages of a plain call (both directions), written here.
+pub const CALL_MESSAGES: &[&str] = &[
+    "INVITE sip:bob@192.0.2.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1;rport\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.10:5060>\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nContent-Type: application/sdp\r\nContent-Length: 133\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+    "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1;rport=5060;received=192.0.2.10\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.20>\r\nRecord-Route: <sip:p1.example.com;lr>\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.20>\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n",
+    "ACK sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+    "BYE sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    "CANCEL sip:bob@192.0.2.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 487 Request Terminated\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+    "OPTIONS sip:[2001:db8::1]:5070;transport=tcp SIP/2.0\r\nv: SIP/2.0/TCP [2001:db8::2]:5070;branch=z9hG4bKopt\r\nf: <sip:probe@[2001:db8::2]>;tag=o1\r\nt: <tel:+1-201-555-0123;phone-context=example.com>\r\ni: opt1\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n",
+    "REGISTER sip:registrar.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKreg\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=r1\r\nTo: <sip:alice@example.com>\r\nCall-ID: reg1\r\nCSeq: 3 REGISTER\r\nContact: <sip:alice@192.0.2.10>;expires=3600, \"A\" <sip:a2@192.0.2.11>;q=0.5\r\nAuthorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"abc\", uri=\"sip:registrar.example.com\", response=\"0123456789abcdef0123456789abcdef\", algorithm=SHA-256\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKreg\r\nFrom: <sip:alice@example.com>;tag=r1\r\nTo: <sip:alice@example.com>;tag=s1\r\nCall-ID: reg1\r\nCSeq: 3 REGISTER\r\nWWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 503 Service Unavailable\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n",
+    "INFO sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinfo\r\nFrom: <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 3 INFO\r\nContent-Type: application/dtmf-relay\r\nContent-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n",
+];
+
+/// Tokens for the SIP targets' dictionary.
+pub const SIP_DICT: &[&[u8]] = &[
+    b"\r\n",
+    b"\r\n\r\n",
+    b"\r\n ",
+    b"SIP/2.0",
+    b"SIP/2.0 ",
+    b"Via: SIP/2.0/UDP ",
+    b"Via: SIP/2.0/TCP ",
+    b";branch=z9hG4bK",
+    b";tag=",
+    b";received=",
+    b";rport",
+    b";lr",
+    b";transport=tcp",
+    b"Content-Length: ",
+    b"l: ",
+    b"Content-Length: 4294967296",
+    b"CSeq: ",
+    b"CSeq: 4294967295 INVITE",
+    b"Call-ID: ",
+    b"From: ",
+    b"To: ",
+    b"Contact: ",
+    b"Contact: *",
+    b"Route: ",
+    b"Record-Route: ",
+    b"Max-Forwards: ",
+    b"Require: ",
+    b"Content-Type: application/sdp",
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"OPTIONS",
+    b"REGISTER",
+    b"sip:",
+    b"sips:",
+    b"tel:+1",
+    b"<sip:a@[2001:db8::1]:5060>",
+    b"\"",
+    b"\\",
+    b"<",
+    b">",
+    b"%",
+    b"@",
+    b":",
+    b";",
+    b",",
+    b"=",
+    b"\xc3\xa9",
+    b"\xff",
+    b"\x00",
+    b"999",
+    b"0",
+    b"65536",
+    b"100",
+    b"180",
+    b"200",
+    b"487",
+    b"699",
+    b"700",
+];
+
+/// Every seed of the `sip_message` target: the RFC 4475 torture messages, the stream
+/// tests' messages, a call's messages, and concatenations (for the stream framer).
+pub fn sip_message_seeds() -> Vec<Vec<u8>> {
+    let mut v = raw_literals(RFC4475_TESTS);
+    v.extend(raw_literals(STREAM_TESTS));
+    v.extend(CALL_MESSAGES.iter().map(|m| m.as_bytes().to_vec()));
+    let mut all = Vec::new();
+    for m in CALL_MESSAGES {
+        all.extend_from_slice(b"\r\n\r\n");
+        all.extend_from_slice(m.as_bytes());
+    }
+    v.push(all);
+    v.push(
+        [CALL_MESSAGES[0], CALL_MESSAGES[3], CALL_MESSAGES[4]]
+            .concat()
+            .into_bytes(),
+    );
+    v
+}
+
+/// The class of a parse error: its kind and the header it names.
+fn parse_error_class(e: &ParseError) -> u64 {
+    let kind = match e {
+        ParseError::TooLarge { .. } => 1,
+        ParseError::NoHeaderEnd => 2,
+        ParseError::NotUtf8 { .. } => 3,
+        ParseError::StartLine(_) => 4,
+        ParseError::RequestUri(_) => 5,
+        ParseError::Version(_) => 6,
+        ParseError::Header { .. } => 7,
+        ParseError::Missing(_) => 8,
+        ParseError::Duplicate(_) => 9,
+        ParseError::TooManyHeaders { .. } => 10,
+        ParseError::BodyTooShort { .. } => 11,
+    };
+    kind ^ (fnv1a(e.header().unwrap_or("").to_ascii_lowercase().as_bytes()) << 4)
+}
+
+/// What every refusal promises: a status the server can answer with, a reason phrase that
+/// fits in a status line and names the header at fault (or the start line, size or
+/// encoding), and byte offsets that point into the input.
+fn check_parse_error(e: &ParseError, input: &[u8]) {
+    let code = e.status_code();
+    assert!([400, 505, 513].contains(&code), "status {code} for {e}");
+    let reason = e.reason_phrase();
+    assert!(!reason.is_empty(), "empty reason phrase for {e:?}");
+    assert!(
+        !reason.chars().any(|c| c.is_control()),
+        "reason phrase {reason:?} has a control character (response splitting)"
+    );
+    if let Some(h) = e.header() {
+        assert!(!h.is_empty(), "empty header name in {e:?}");
+        assert!(reason.contains(h), "reason {reason:?} does not name {h}");
+    }
+    match e {
+        ParseError::NotUtf8 { offset } => {
+            assert!(*offset < input.len(), "UTF-8 offset {offset} past the input");
+            assert!(
+                std::str::from_utf8(&input[..*offset]).is_ok(),
+                "bytes before offset {offset} are not valid UTF-8"
+            );
+            assert_eq!(
+                std::str::from_utf8(&input[*offset..]).map_err(|x| x.valid_up_to()),
+                Err(0),
+                "no invalid UTF-8 at offset {offset}"
+            );
+        }
+        ParseError::TooLarge { size, limit } => assert!(size > limit),
+        ParseError::BodyTooShort {
+            declared,
+            available,
+        } => assert!(declared > available, "{e}"),
+        _ => {}
+    }
+}
+
+/// A parsed message re-serialises and re-parses to the same message, and serialising that
+/// gives the same bytes (the serialisation is canonical: one header per line, long names,
+/// Content-Length always written).
+fn check_round_trip(m: &Message) {
+    let bytes = m.to_bytes();
+    let again = match parse_datagram(&bytes) {
+        Ok(a) => a,
+        Err(e) => panic!(
+            "own serialisation refused: {e}\n{}",
+            String::from_utf8_lossy(&bytes)
+        ),
+    };
+    assert_eq!(&again, m, "parse(to_bytes(m)) != m");
+    assert_eq!(again.to_bytes(), bytes, "serialisation is not stable");
+    match &m.start {
+        StartLine::Response(r) => assert!((100..=699).contains(&r.code), "status {}", r.code),
+        StartLine::Request(_) => assert_eq!(m.cseq.method, *m.method()),
+    }
+}
+
+/// Feeds `input` to a [`StreamDecoder`] in reads of sizes drawn from `rng` (0 = all at
+/// once) and returns the messages and the error that stopped it, if any.
+fn frame(input: &[u8], rng: Option<&mut Rng>) -> (Vec<Message>, Option<StreamError>) {
+    let mut d = StreamDecoder::new(MAX_MESSAGE_SIZE);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut rng = rng;
+    while pos < input.len() {
+        let n = match rng.as_deref_mut() {
+            None => input.len(),
+            Some(r) => {
+                let big = r.chance(1, 4);
+                1 + r.below(if big { 512 } else { 24 })
+            }
+        };
+        let end = (pos + n).min(input.len());
+        d.push(&input[pos..end]);
+        pos = end;
+        loop {
+            match d.next_message() {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        assert!(
+            d.buffered() <= MAX_MESSAGE_SIZE + n,
+            "decoder holds {} bytes",
+            d.buffered()
+        );
+    }
+    (out, None)
+}
+
+/// `sip_message`: one datagram through [`parse_datagram`] and the same bytes as a TCP stream
+/// through [`StreamDecoder`], whole and cut into arbitrary reads.
+///
+/// Checks: a parsed message re-serialises and re-parses to itself; refusals carry a status,
+/// a reason naming the header and offsets inside the input; framing does not depend on how
+/// the stream is cut; a stream error's offset is the first byte of a message; the framed
+/// messages re-serialised and concatenated frame to the same messages.
+pub fn sip_message(input: &[u8]) -> Outcome {
+    let dgram = parse_datagram(input);
+    match &dgram {
+        Ok(m) => {
+            assert!(input.len() <= MAX_MESSAGE_SIZE);
+            check_round_trip(m);
+        }
+        Err(e) => check_parse_error(e, input),
+    }
+
+    let (whole, whole_err) = frame(input, None);
+    let mut rng = Rng::new(fnv1a(input));
+    let (cut, cut_err) = frame(input, Some(&mut rng));
+    assert_eq!(whole, cut, "framed messages depend on read sizes");
+    assert_eq!(whole_err, cut_err, "framing error depends on read sizes");
+    let mut again = Vec::new();
+    for m in &whole {
+        check_round_trip(m);
+        again.extend_from_slice(&m.to_bytes());
+    }
+    let (back, back_err) = frame(&again, None);
+    assert!(back_err.is_none(), "own serialisation refused: {back_err:?}");
+    assert_eq!(back, whole, "frame(concat(to_bytes)) != messages");
+    match &whole_err {
+        Some(StreamError::Bad { offset, error }) => {
+            let o = *offset as usize;
+            assert!(o < input.len(), "stream offset {o} past the input");
+            assert!(
+                !matches!(input[o], b'\r' | b'\n'),
+                "stream offset {o} is not a message's first byte"
+            );
+            check_parse_error(error, &input[o..]);
+        }
+        Some(StreamError::TooLarge { limit }) => assert_eq!(*limit, MAX_MESSAGE_SIZE),
+        None => {}
+    }
+
+    let stream_class = (whole.len().min(3) as u64) << 40
+        ^ match &whole_err {
+            None => 0,
+            Some(StreamError::TooLarge { .. }) => 1 << 44,
+            Some(StreamError::Bad { error, .. }) => parse_error_class(error) << 45,
+        };
+    match dgram {
+        Ok(m) => {
+            let start = match &m.start {
+                StartLine::Request(r) => fnv1a(r.method.as_str().as_bytes()) & 0xffff,
+                StartLine::Response(r) => u64::from(r.code / 100) << 16,
+            };
+            Outcome::Accepted(start ^ stream_class ^ (u64::from(!m.body.is_empty()) << 20))
+        }
+        Err(e) => Outcome::Refused(parse_error_class(&e) ^ stream_class),
+    }
+}
