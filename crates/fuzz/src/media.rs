@@ -563,6 +563,12 @@ pub fn rtp_seeds() -> Vec<Vec<u8>> {
             2,
         ],
     ));
+    // Refusals: a cut header, version 1, a CSRC list that does not fit, a cut RTCP packet.
+    out.push(with(MODE_RTP, &[0x80, 0x00, 0x00]));
+    out.push(with(MODE_RTP, &[0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]));
+    out.push(with(MODE_RTP, &[0x83, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]));
+    out.push(with(MODE_RTCP, &[0x81, 0xc9, 0x00, 0x07, 0, 0, 0, 1]));
+    out.push(with(MODE_EVENTS, &[0, 0, 0, 1, 5, 0x8a]));
     let mut s = RtcpSession::new(0xdead_beef, "tympan@192.0.2.20");
     let block = Block {
         ssrc: 0x0102_0304,

