@@ -111,6 +111,8 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Slowest single execution and its input length (report only).
     pub slowest: (Duration, usize),
+    /// The slowest input itself, to look for inputs that cost far more than their size.
+    pub slowest_input: Vec<u8>,
 }
 
 impl Target {
@@ -295,6 +297,7 @@ pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl Fn
         corpus: 0,
         elapsed: Duration::ZERO,
         slowest: (Duration::ZERO, 0),
+        slowest_input: Vec::new(),
     };
     let started = Instant::now();
     let mut input: Vec<u8> = Vec::with_capacity(target.max_len);
@@ -326,6 +329,7 @@ pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl Fn
         let took = t0.elapsed();
         if took > stats.slowest.0 {
             stats.slowest = (took, input.len());
+            stats.slowest_input.clone_from(&input);
         }
         stats.executions += 1;
         match r {

@@ -98,8 +98,9 @@ pub const SDP_DICT: &[&[u8]] = &[
 ];
 
 /// (payload types, rtpmaps) of one offered media line, read independently of the code
-/// under test: `fmt` numbers and `a=rtpmap:PT NAME/RATE`.
-fn offered_formats(m: &sdp_types::Media) -> (Vec<String>, Vec<(String, String, String)>) {
+/// under test: `fmt` numbers and `a=rtpmap:PT NAME/RATE` (a map whose type or rate is not a
+/// number is no map: the type then means what its static assignment says).
+fn offered_formats(m: &sdp_types::Media) -> (Vec<String>, Vec<(u8, String, u32)>) {
     let fmts = m.fmt.split_whitespace().map(str::to_string).collect();
     let maps = m
         .attributes
@@ -109,11 +110,9 @@ fn offered_formats(m: &sdp_types::Media) -> (Vec<String>, Vec<(String, String, S
             let v = a.value.as_deref()?;
             let (pt, enc) = v.split_once(' ')?;
             let mut p = enc.trim().split('/');
-            Some((
-                pt.trim().to_string(),
-                p.next()?.to_string(),
-                p.next()?.to_string(),
-            ))
+            let name = p.next()?.to_string();
+            let rate = p.next()?.parse().ok()?;
+            Some((pt.trim().parse().ok()?, name, rate))
         })
         .collect();
     (fmts, maps)
@@ -126,9 +125,9 @@ fn speaks_g711(m: &sdp_types::Media) -> bool {
         let Ok(pt) = f.parse::<u8>() else {
             return false;
         };
-        match maps.iter().find(|(p, _, _)| p.parse::<u8>().ok() == Some(pt)) {
+        match maps.iter().find(|(p, _, _)| *p == pt) {
             Some((_, name, rate)) => {
-                rate.parse::<u32>().ok() == Some(8000)
+                *rate == 8000
                     && (name.eq_ignore_ascii_case("PCMU") || name.eq_ignore_ascii_case("PCMA"))
             }
             None => pt == 0 || pt == 8,
@@ -178,10 +177,7 @@ pub fn sdp(input: &[u8]) -> Outcome {
                 );
             }
             assert!(offered_pts.contains(&n.payload_type));
-            match maps
-                .iter()
-                .find(|(p, _, _)| p.parse::<u8>().ok() == Some(n.payload_type))
-            {
+            match maps.iter().find(|(p, _, _)| *p == n.payload_type) {
                 Some((_, name, rate)) => {
                     assert!(
                         name.eq_ignore_ascii_case(n.codec.name()),
@@ -189,14 +185,15 @@ pub fn sdp(input: &[u8]) -> Outcome {
                         n.payload_type,
                         n.codec
                     );
-                    assert_eq!(rate.parse::<u32>().ok(), Some(8000));
+                    assert_eq!(*rate, 8000);
                 }
                 None => assert_eq!(n.payload_type, n.codec.static_pt()),
             }
             if let Some(te) = n.telephone_event {
                 assert!(offered_pts.contains(&te), "telephone-event {te} not offered");
-                assert!(maps.iter().any(|(p, name, _)| p.parse::<u8>().ok() == Some(te)
-                    && name.eq_ignore_ascii_case("telephone-event")));
+                assert!(maps
+                    .iter()
+                    .any(|(p, name, _)| *p == te && name.eq_ignore_ascii_case("telephone-event")));
             }
             let back = sdp::read_answer(&body).expect("own answer reads back");
             assert_eq!(back.codec, n.codec);
@@ -235,7 +232,9 @@ pub fn sdp(input: &[u8]) -> Outcome {
                                 !offer.medias.iter().filter(usable).any(speaks_g711),
                                 "488 although a usable stream offers PCMU/PCMA"
                             );
-                            assert!(!offered.is_empty(), "488 naming no offered format");
+                            // It names what the first usable stream offered.
+                            let first = offer.medias.iter().find(usable).expect("a usable stream");
+                            assert_eq!(offered.len(), first.fmt.split_whitespace().count());
                         }
                         SdpError::NoAudio => assert!(
                             offer.medias.iter().filter(usable).next().is_none(),
@@ -385,7 +384,19 @@ fn events(data: &[u8]) -> Outcome {
         }
         match rx.push(ts, payload) {
             Ok(reports) => {
-                assert!(reports.len() <= 2, "{} reports for one packet", reports.len());
+                // At most: the previous event's lost end, this one's start, and its end when
+                // its first packet seen already has the E bit.
+                assert!(reports.len() <= 3, "{} reports for one packet", reports.len());
+                if reports.len() == 3 {
+                    assert!(matches!(
+                        reports[..],
+                        [
+                            DtmfReport::Ended { end_seen: false, .. },
+                            DtmfReport::Started { .. },
+                            DtmfReport::Ended { end_seen: true, .. }
+                        ]
+                    ));
+                }
                 for r in reports {
                     match r {
                         DtmfReport::Started { timestamp, .. } => {
