@@ -75,11 +75,16 @@ fn report(s: &Stats, crash_dir: &std::path::Path) {
     );
     if s.slowest.0 > SLOW_REPORT {
         let f = crash_dir.join(format!("{}-slowest.bin", s.target));
-        let saved = std::fs::create_dir_all(crash_dir).and_then(|_| std::fs::write(&f, &s.slowest_input));
+        let saved =
+            std::fs::create_dir_all(crash_dir).and_then(|_| std::fs::write(&f, &s.slowest_input));
         println!(
             "  slowest input ({} bytes) {}: {:?}",
             s.slowest_input.len(),
-            if saved.is_ok() { format!("written to {}", f.display()) } else { "not written".into() },
+            if saved.is_ok() {
+                format!("written to {}", f.display())
+            } else {
+                "not written".into()
+            },
             String::from_utf8_lossy(&s.slowest_input[..s.slowest_input.len().min(200)])
         );
     }

@@ -59,7 +59,10 @@ pub fn sdp_seeds() -> Vec<Vec<u8>> {
     ] {
         v.push(format!("{head}{m}").into_bytes());
     }
-    v.push(b"v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n".to_vec());
+    v.push(
+        b"v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n"
+            .to_vec(),
+    );
     v
 }
 
@@ -190,7 +193,10 @@ pub fn sdp(input: &[u8]) -> Outcome {
                 None => assert_eq!(n.payload_type, n.codec.static_pt()),
             }
             if let Some(te) = n.telephone_event {
-                assert!(offered_pts.contains(&te), "telephone-event {te} not offered");
+                assert!(
+                    offered_pts.contains(&te),
+                    "telephone-event {te} not offered"
+                );
                 assert!(maps
                     .iter()
                     .any(|(p, name, _)| *p == te && name.eq_ignore_ascii_case("telephone-event")));
@@ -222,9 +228,7 @@ pub fn sdp(input: &[u8]) -> Outcome {
                 (_, Ok(offer)) => {
                     assert_eq!(e.status_code(), 488, "{e}");
                     let usable = |m: &&sdp_types::Media| {
-                        m.media == "audio"
-                            && m.port != 0
-                            && m.proto.eq_ignore_ascii_case("RTP/AVP")
+                        m.media == "audio" && m.port != 0 && m.proto.eq_ignore_ascii_case("RTP/AVP")
                     };
                     match &e {
                         SdpError::NoCommonCodec { offered } => {
@@ -332,7 +336,14 @@ fn rtcp(data: &[u8]) -> Outcome {
                 assert!(built.len() <= MAX_RTCP_LEN);
                 let again = parse_compound(&built).expect("own compound parses");
                 match (&again[0], info) {
-                    (Report::Sender { info: i2, blocks: b2, .. }, Some(i)) => {
+                    (
+                        Report::Sender {
+                            info: i2,
+                            blocks: b2,
+                            ..
+                        },
+                        Some(i),
+                    ) => {
                         assert_eq!(*i2, i);
                         assert_eq!(b2.as_slice(), blocks);
                     }
@@ -386,12 +397,19 @@ fn events(data: &[u8]) -> Outcome {
             Ok(reports) => {
                 // At most: the previous event's lost end, this one's start, and its end when
                 // its first packet seen already has the E bit.
-                assert!(reports.len() <= 3, "{} reports for one packet", reports.len());
+                assert!(
+                    reports.len() <= 3,
+                    "{} reports for one packet",
+                    reports.len()
+                );
                 if reports.len() == 3 {
                     assert!(matches!(
                         reports[..],
                         [
-                            DtmfReport::Ended { end_seen: false, .. },
+                            DtmfReport::Ended {
+                                end_seen: false,
+                                ..
+                            },
                             DtmfReport::Started { .. },
                             DtmfReport::Ended { end_seen: true, .. }
                         ]
@@ -462,7 +480,11 @@ fn jitter(data: &[u8]) -> Outcome {
                         if let Some(p) = prev_ts {
                             let d = f.timestamp - p;
                             let fs = cfg.frame_samples as i64;
-                            let want = if s.dropped_frames > dropped_before { 2 * fs } else { fs };
+                            let want = if s.dropped_frames > dropped_before {
+                                2 * fs
+                            } else {
+                                fs
+                            };
                             assert_eq!(d, want, "frame timestamps step by {d}");
                         }
                         prev_ts = Some(f.timestamp);
@@ -479,7 +501,9 @@ fn jitter(data: &[u8]) -> Outcome {
                 let r = jb.reception();
                 let b = rtcp.block(7, &r, now);
                 assert_eq!(b.extended_highest_seq, r.extended_highest_seq);
-                let bytes = rtcp.build(None, &[b]).expect("report of our reception builds");
+                let bytes = rtcp
+                    .build(None, &[b])
+                    .expect("report of our reception builds");
                 match &parse_compound(&bytes).expect("own RR parses")[0] {
                     Report::Receiver { blocks, .. } => assert_eq!(blocks, &[b]),
                     other => panic!("own RR reads as {other:?}"),
@@ -570,14 +594,16 @@ pub fn rtp_seeds() -> Vec<Vec<u8>> {
     out.push(with(
         MODE_RTP,
         &[
-            0xb0, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 0xaa, 0, 0,
-            2,
+            0xb0, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 0xaa, 0, 0, 2,
         ],
     ));
     // Refusals: a cut header, version 1, a CSRC list that does not fit, a cut RTCP packet.
     out.push(with(MODE_RTP, &[0x80, 0x00, 0x00]));
     out.push(with(MODE_RTP, &[0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]));
-    out.push(with(MODE_RTP, &[0x83, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]));
+    out.push(with(
+        MODE_RTP,
+        &[0x83, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2],
+    ));
     out.push(with(MODE_RTCP, &[0x81, 0xc9, 0x00, 0x07, 0, 0, 0, 1]));
     out.push(with(MODE_EVENTS, &[0, 0, 0, 1, 5, 0x8a]));
     let mut s = RtcpSession::new(0xdead_beef, "tympan@192.0.2.20");
@@ -597,17 +623,25 @@ pub fn rtp_seeds() -> Vec<Vec<u8>> {
         octet_count: 160_000,
     };
     out.push(with(MODE_RTCP, &s.build(Some(info), &[block]).expect("SR")));
-    out.push(with(MODE_RTCP, &s.build(None, &[block, block]).expect("RR")));
+    out.push(with(
+        MODE_RTCP,
+        &s.build(None, &[block, block]).expect("RR"),
+    ));
     out.push(with(MODE_RTCP, &s.build(None, &[]).expect("empty RR")));
     let _ = s.handle(&[], 0);
     let mut ev = Vec::new();
     for (k, e) in encode_digit('5', 200, 10, 8_000)
         .expect("digit")
         .into_iter()
-        .chain(encode_digit('#', 120, 10, 8_000).expect("digit").into_iter().map(|mut e| {
-            e.offset_ms += 1_000;
-            e
-        }))
+        .chain(
+            encode_digit('#', 120, 10, 8_000)
+                .expect("digit")
+                .into_iter()
+                .map(|mut e| {
+                    e.offset_ms += 1_000;
+                    e
+                }),
+        )
         .enumerate()
     {
         let ts: u32 = if e.offset_ms >= 1_000 { 16_000 } else { 8_000 };

@@ -34,7 +34,9 @@ pub fn sip_literals(src: &str) -> Vec<Vec<u8>> {
     while i < b.len() && out.len() < MAX_EXTRACTED {
         let lit = if b[i..].starts_with(b"r#\"") {
             let start = i + 3;
-            let Some(len) = src[start..].find("\"#") else { break };
+            let Some(len) = src[start..].find("\"#") else {
+                break;
+            };
             i = start + len + 2;
             src[start..start + len].to_string()
         } else if b[i] == b'"' && (i == 0 || b[i - 1] != b'\'') {
@@ -239,7 +241,11 @@ fn check_parse_error(e: &ParseError, input: &[u8]) {
             !reason.chars().any(|c| c.is_control()),
             "reason phrase {reason:?} has a control character"
         );
-        assert!(reason.chars().count() <= MAX_REASON_CHARS, "reason phrase of {} chars", reason.chars().count());
+        assert!(
+            reason.chars().count() <= MAX_REASON_CHARS,
+            "reason phrase of {} chars",
+            reason.chars().count()
+        );
     }
     if let Some(h) = e.header() {
         // A line `: value` is refused naming the empty name (part of the known gap).
@@ -251,7 +257,10 @@ fn check_parse_error(e: &ParseError, input: &[u8]) {
     }
     match e {
         ParseError::NotUtf8 { offset } => {
-            assert!(*offset < input.len(), "UTF-8 offset {offset} past the input");
+            assert!(
+                *offset < input.len(),
+                "UTF-8 offset {offset} past the input"
+            );
             assert!(
                 std::str::from_utf8(&input[..*offset]).is_ok(),
                 "bytes before offset {offset} are not valid UTF-8"
@@ -388,7 +397,10 @@ pub fn sip_message(input: &[u8]) -> Outcome {
     let gap = KNOWN_ROUND_TRIP_GAPS && whole.iter().any(|m| round_trip_gap(m).is_some());
     if !gap {
         let (back, back_err) = frame(&again, None);
-        assert!(back_err.is_none(), "own serialisation refused: {back_err:?}");
+        assert!(
+            back_err.is_none(),
+            "own serialisation refused: {back_err:?}"
+        );
         assert_eq!(back, whole, "frame(concat(to_bytes)) != messages");
     }
     match &whole_err {

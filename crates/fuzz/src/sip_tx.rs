@@ -303,7 +303,10 @@ impl PeerView {
 
 fn check_deadline(next: Option<u64>, now: u64, what: &str) {
     if let Some(t) = next {
-        assert!(t > now, "{what}: deadline {t} not after now {now} once timers ran");
+        assert!(
+            t > now,
+            "{what}: deadline {t} not after now {now} once timers ran"
+        );
     }
 }
 
@@ -327,8 +330,13 @@ impl TlRun {
         let mut sent = 0;
         while let Some(t) = self.tl.poll_transmit() {
             sent += 1;
-            assert!(sent <= MAX_TRANSMITS_PER_STEP, "more than {sent} transmits in one step");
-            if std::env::var_os("FUZZ_DEBUG").is_some() { eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or("")); }
+            assert!(
+                sent <= MAX_TRANSMITS_PER_STEP,
+                "more than {sent} transmits in one step"
+            );
+            if std::env::var_os("FUZZ_DEBUG").is_some() {
+                eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or(""));
+            }
             self.peer.saw_sent(&t.message);
         }
         while let Some(e) = self.tl.poll_event() {
@@ -387,7 +395,8 @@ impl TlRun {
 
     fn deliver(&mut self, m: Message) {
         self.peer.saw_delivered(&m);
-        self.tl.handle_incoming(m, addr(PEER), self.transport, self.now);
+        self.tl
+            .handle_incoming(m, addr(PEER), self.transport, self.now);
         self.drain();
     }
 
@@ -425,7 +434,10 @@ impl TlRun {
             }
         };
         let invite = m.cseq.method == Method::Invite;
-        if let Ok(tx) = self.tl.send_request(m, addr(PEER), self.transport, self.now) {
+        if let Ok(tx) = self
+            .tl
+            .send_request(m, addr(PEER), self.transport, self.now)
+        {
             if invite {
                 self.client_invites.push(tx);
             }
@@ -512,7 +524,11 @@ impl TlRun {
             "{} transactions left after the TU answered and timers ran out ({waiting} client INVITEs in Proceeding)",
             self.tl.len()
         );
-        assert_eq!(self.tl.poll_timeout(), None, "a deadline with no transaction");
+        assert_eq!(
+            self.tl.poll_timeout(),
+            None,
+            "a deadline with no transaction"
+        );
     }
 }
 
@@ -544,15 +560,25 @@ impl UaRun {
         let mut sent = 0;
         while let Some(t) = self.ua.poll_transmit() {
             sent += 1;
-            assert!(sent <= MAX_TRANSMITS_PER_STEP, "more than {sent} transmits in one step");
-            if std::env::var_os("FUZZ_DEBUG").is_some() { eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or("")); }
+            assert!(
+                sent <= MAX_TRANSMITS_PER_STEP,
+                "more than {sent} transmits in one step"
+            );
+            if std::env::var_os("FUZZ_DEBUG").is_some() {
+                eprintln!(">> {}", t.message.to_string().lines().next().unwrap_or(""));
+            }
             self.peer.saw_sent(&t.message);
         }
         while let Some((call, e)) = self.ua.poll_event() {
-            self.events = self
-                .events
-                .wrapping_mul(31)
-                .wrapping_add(fnv1a(format!("{e:?}").split(['(', ' ', '{']).next().unwrap_or("").as_bytes()) & 0xff);
+            self.events = self.events.wrapping_mul(31).wrapping_add(
+                fnv1a(
+                    format!("{e:?}")
+                        .split(['(', ' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .as_bytes(),
+                ) & 0xff,
+            );
             if let DialogEvent::Incoming(_) = e {
                 self.incoming.push(call);
             }
@@ -596,12 +622,15 @@ impl UaRun {
 
     fn deliver(&mut self, m: Message) {
         self.peer.saw_delivered(&m);
-        self.ua.handle_message(m, addr(PEER), self.transport, self.now);
+        self.ua
+            .handle_message(m, addr(PEER), self.transport, self.now);
         self.drain();
     }
 
     fn answer(&mut self, code: u16) {
-        let Some(&call) = self.incoming.last() else { return };
+        let Some(&call) = self.incoming.last() else {
+            return;
+        };
         let now = self.now;
         let _ = match code {
             180 => self.ua.ringing(call, now),
@@ -696,7 +725,9 @@ impl UaRun {
         let mut tolerated = 0;
         let mut left = Vec::new();
         for c in &self.calls {
-            let Some(d) = self.ua.dialog(*c) else { continue };
+            let Some(d) = self.ua.dialog(*c) else {
+                continue;
+            };
             let known_gap = UA_KEEPS_UNANSWERED_CANCELLED_INVITES
                 && d.role == Role::Uac
                 && matches!(d.state, DialogState::Calling | DialogState::Early)
@@ -708,14 +739,21 @@ impl UaRun {
                 left.push((*c, d.role, d.state));
             }
         }
-        assert!(left.is_empty(), "calls left after hang-up and timers: {left:?}");
+        assert!(
+            left.is_empty(),
+            "calls left after hang-up and timers: {left:?}"
+        );
         assert_eq!(self.ua.active_calls(), tolerated, "active calls left");
         assert!(
             self.ua.transactions() <= tolerated,
             "{} transactions left after hang-up and timers",
             self.ua.transactions()
         );
-        assert_eq!(self.ua.poll_timeout(), None, "a deadline with nothing pending");
+        assert_eq!(
+            self.ua.poll_timeout(),
+            None,
+            "a deadline with nothing pending"
+        );
     }
 }
 

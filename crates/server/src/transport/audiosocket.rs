@@ -397,7 +397,11 @@ mod tests {
         d.push(&[KIND_HANGUP, 0, 2]);
         assert!(matches!(
             d.next_frame().unwrap_err(),
-            FrameError::BadLength { offset: 0, len: 2, .. }
+            FrameError::BadLength {
+                offset: 0,
+                len: 2,
+                ..
+            }
         ));
         let mut d = Decoder::default();
         d.push(&encode(KIND_HANGUP, &[]));

@@ -416,7 +416,10 @@ mod tests {
         ));
         let (_, why) = m(json!({"event":"dtmf","dtmf":{"digit":"12"}})).unwrap_err();
         assert!(why.contains("dtmf.digit"), "{why}");
-        assert!(matches!(m(json!({"event":"stop"})), Ok(TwilioMessage::Stop)));
+        assert!(matches!(
+            m(json!({"event":"stop"})),
+            Ok(TwilioMessage::Stop)
+        ));
         match m(json!({"event":"weird"})) {
             Ok(o) => assert_eq!(o.event(), "weird"),
             other => panic!("{other:?}"),
