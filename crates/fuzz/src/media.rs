@@ -241,7 +241,7 @@ pub fn sdp(input: &[u8]) -> Outcome {
                             assert_eq!(offered.len(), first.fmt.split_whitespace().count());
                         }
                         SdpError::NoAudio => assert!(
-                            offer.medias.iter().filter(usable).next().is_none(),
+                            offer.medias.iter().find(usable).is_none(),
                             "NoAudio with a usable audio line"
                         ),
                         SdpError::NoConnection => {}
