@@ -283,7 +283,8 @@ impl PeerView {
     /// BYE or re-INVITE in the dialog of the last 2xx.
     fn in_dialog(&mut self, method: Method) -> Option<Message> {
         let (r, we_sent) = self.last_2xx.clone()?;
-        let mut m = self.request(method.clone(), &r, r.cseq.seq + 1 + self.n as u32);
+        let seq = r.cseq.seq.wrapping_add(1).wrapping_add(self.n as u32);
+        let mut m = self.request(method.clone(), &r, seq);
         if !we_sent {
             // We are the UAC: the peer (callee) writes From = its To, To = our From.
             std::mem::swap(&mut m.from, &mut m.to);
