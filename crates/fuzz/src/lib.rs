@@ -13,7 +13,10 @@
 //! [`Target::max_len`] bytes and carry at most [`MAX_STACKED_MUTATIONS`] mutations. Wall time
 //! is only measured for the report (executions per second, slowest input).
 
+pub mod media;
 pub mod mutate;
+pub mod sip;
+pub mod sip_tx;
 pub mod targets;
 
 use std::cell::RefCell;
@@ -52,6 +55,9 @@ pub struct Target {
     pub about: &'static str,
     /// Seed inputs (valid and near-valid examples).
     pub seeds: &'static [&'static [u8]],
+    /// More seeds made at run time (messages built with the crate under test, texts taken
+    /// from its test files), appended to `seeds`.
+    pub seed_fn: Option<fn() -> Vec<Vec<u8>>>,
     /// Tokens the dictionary mutation inserts (keys, values, keywords).
     pub dict: &'static [&'static [u8]],
     /// Longest input tried, in bytes.
@@ -105,6 +111,19 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Slowest single execution and its input length (report only).
     pub slowest: (Duration, usize),
+    /// The slowest input itself, to look for inputs that cost far more than their size.
+    pub slowest_input: Vec<u8>,
+}
+
+impl Target {
+    /// Every seed: `seeds`, then what `seed_fn` makes.
+    pub fn all_seeds(&self) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = self.seeds.iter().map(|s| s.to_vec()).collect();
+        if let Some(f) = self.seed_fn {
+            v.extend(f());
+        }
+        v
+    }
 }
 
 impl Stats {
@@ -255,9 +274,12 @@ pub fn fuzz(target: &Target, opts: &Options) -> Stats {
 pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl FnMut(u64)) -> Stats {
     let mut rng = Rng::new(opts.seed ^ fnv1a(target.name.as_bytes()));
     let mut corpus: Vec<Vec<u8>> = target
-        .seeds
-        .iter()
-        .map(|s| s[..s.len().min(target.max_len)].to_vec())
+        .all_seeds()
+        .into_iter()
+        .map(|mut s| {
+            s.truncate(target.max_len);
+            s
+        })
         .collect();
     if corpus.is_empty() {
         corpus.push(Vec::new());
@@ -275,6 +297,7 @@ pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl Fn
         corpus: 0,
         elapsed: Duration::ZERO,
         slowest: (Duration::ZERO, 0),
+        slowest_input: Vec::new(),
     };
     let started = Instant::now();
     let mut input: Vec<u8> = Vec::with_capacity(target.max_len);
@@ -306,6 +329,7 @@ pub fn fuzz_with_progress(target: &Target, opts: &Options, mut progress: impl Fn
         let took = t0.elapsed();
         if took > stats.slowest.0 {
             stats.slowest = (took, input.len());
+            stats.slowest_input.clone_from(&input);
         }
         stats.executions += 1;
         match r {
@@ -383,6 +407,7 @@ mod tests {
         about: "panics on a digit followed by `}}`",
         seeds: &[br#"{"a":{"b":true}}"#.as_slice(), b"{\"x\": \"2\" }"],
         dict: &[b"}", b"1"],
+        seed_fn: None,
         max_len: 256,
         run: toy,
     };

@@ -56,7 +56,10 @@ fn run_target(t: &'static Target, o: Options) -> Stats {
         .expect("the fuzz loop itself does not panic")
 }
 
-fn report(s: &Stats) {
+/// A slowest execution above this is reported with its input (a possible slow path).
+const SLOW_REPORT: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn report(s: &Stats, crash_dir: &std::path::Path) {
     println!(
         "{:<20} executions {:>12}  execs/s {:>10.0}  panics {:>3}  accepted {:>10}  classes {:>5}  corpus {:>5}  slowest {:?} ({} bytes)  wall {:.1} s",
         s.target,
@@ -70,6 +73,21 @@ fn report(s: &Stats) {
         s.slowest.1,
         s.elapsed.as_secs_f64()
     );
+    if s.slowest.0 > SLOW_REPORT {
+        let f = crash_dir.join(format!("{}-slowest.bin", s.target));
+        let saved =
+            std::fs::create_dir_all(crash_dir).and_then(|_| std::fs::write(&f, &s.slowest_input));
+        println!(
+            "  slowest input ({} bytes) {}: {:?}",
+            s.slowest_input.len(),
+            if saved.is_ok() {
+                format!("written to {}", f.display())
+            } else {
+                "not written".into()
+            },
+            String::from_utf8_lossy(&s.slowest_input[..s.slowest_input.len().min(200)])
+        );
+    }
     for c in &s.crashes {
         println!("  PANIC at execution {}: {}", c.iteration, c.message);
         println!("    input ({} bytes) hex: {}", c.input.len(), hex(&c.input));
@@ -126,14 +144,14 @@ fn main() -> ExitCode {
             .collect();
         hs.into_iter()
             .map(|h| h.join().expect("fuzz thread"))
-            .inspect(report)
+            .inspect(|s| report(s, &a.crash_dir))
             .collect()
     } else {
         targets
             .iter()
             .map(|&t| {
                 let s = run_target(t, opts.clone());
-                report(&s);
+                report(&s, &a.crash_dir);
                 s
             })
             .collect()

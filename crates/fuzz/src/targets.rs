@@ -93,76 +93,67 @@ pub fn vonage_header(input: &[u8]) -> Outcome {
     }
 }
 
-/// Twilio Media Streams: one text frame, handled as the server's receive loop handles it
-/// (`crates/server/src/twilio.rs` `run`): JSON, then by `event` — `start` through
-/// [`tympan_server::twilio::parse_start`] and the call settings, `media` through the track
-/// filter, base64 and µ-law decoding, `mark` and `dtmf` through their JSON pointers.
-/// The server has no pure `parse_message` yet, so the dispatch is mirrored here.
+/// Twilio Media Streams: one text frame through the server's own pure parser,
+/// [`tympan_server::twilio::parse_message`] (JSON, then by `event`: `start` through
+/// `parse_start` and the call settings, `media` through the track filter and base64, `mark`
+/// and `dtmf` through their fields), then the µ-law decoding the receive loop does.
 pub fn twilio_message(input: &[u8]) -> Outcome {
+    use tympan_server::twilio::{parse_message, TwilioMessage};
     let t = text(input);
-    let v: Value = match serde_json::from_str(&t) {
-        Ok(v) => v,
-        Err(e) => return refused(&e.to_string()),
-    };
-    match v.get("event").and_then(Value::as_str) {
-        Some("start") => match tympan_server::twilio::parse_start(&v) {
-            Ok(s) => {
-                check_call_id(&s.call_id);
-                if let Some(sid) = &s.call_sid {
-                    assert_eq!(&s.call_id, sid, "call id is not the callSid");
-                }
-                match check_settings(&s.settings, 8000) {
-                    Outcome::Accepted(_) => Outcome::Accepted(1),
-                    r => r,
-                }
+    match parse_message(&t) {
+        Ok(TwilioMessage::Start(s)) => {
+            check_call_id(&s.call_id);
+            if let Some(sid) = &s.call_sid {
+                assert_eq!(&s.call_id, sid, "call id is not the callSid");
             }
-            Err((code, why)) => {
-                assert!(
-                    [1003, 1007, 1008].contains(&code),
-                    "close code {code} for {why}"
-                );
-                Outcome::Refused(error_class(&why) ^ u64::from(code))
+            match check_settings(&s.settings, 8000) {
+                Outcome::Accepted(_) => Outcome::Accepted(1),
+                r => r,
             }
-        },
-        Some("media") => {
-            let media = v.get("media");
-            let track = media.and_then(|m| m.get("track")).and_then(Value::as_str);
-            if matches!(track, Some(t) if t != "inbound" && t != "inbound_track") {
-                return Outcome::Accepted(2);
-            }
-            let Some(payload) = media.and_then(|m| m.get("payload")).and_then(Value::as_str) else {
-                return Outcome::Refused(3);
-            };
-            let mut ulaw = Vec::new();
-            if let Err(e) = base64::engine::general_purpose::STANDARD.decode_vec(payload, &mut ulaw)
-            {
-                return refused(&e.to_string());
-            }
+        }
+        Ok(TwilioMessage::Media(ulaw)) => {
             let pcm: Vec<f32> = ulaw
                 .iter()
                 .map(|&b| f32::from(tympan_audio::g711::ulaw_decode(b)) / 32768.0)
                 .collect();
             assert_eq!(pcm.len(), ulaw.len());
             assert!(pcm.iter().all(|x| (-1.0..=1.0).contains(x)));
-            Outcome::Accepted(4)
+            // What decoded re-encodes to the same base64 text.
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&ulaw);
+            assert_eq!(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&b64)
+                    .expect("own base64"),
+                ulaw
+            );
+            Outcome::Accepted(4 ^ (u64::from(ulaw.is_empty()) << 8))
         }
-        Some("mark") => {
-            let name = v
-                .pointer("/mark/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            Outcome::Accepted(5 ^ (fnv1a(name.as_bytes()) & 1))
+        Ok(TwilioMessage::OtherTrack) => Outcome::Accepted(2),
+        Ok(TwilioMessage::Mark(name)) => Outcome::Accepted(5 ^ (fnv1a(name.as_bytes()) & 1) << 8),
+        Ok(TwilioMessage::Dtmf(d)) => {
+            assert!(
+                d.is_ascii_digit() || "*#ABCD".contains(d),
+                "dtmf digit {d:?} accepted"
+            );
+            Outcome::Accepted(7)
         }
-        Some("dtmf") => {
-            let d = v
-                .pointer("/dtmf/digit")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            Outcome::Accepted(if d.is_empty() { 6 } else { 7 })
+        Ok(m @ (TwilioMessage::Connected | TwilioMessage::Stop)) => {
+            Outcome::Accepted(8 ^ fnv1a(m.event().as_bytes()))
         }
-        Some("connected") | Some("stop") => Outcome::Accepted(8),
-        Some(_) => Outcome::Refused(9),
-        None => Outcome::Refused(10),
+        Ok(TwilioMessage::Other(e)) => {
+            assert!(
+                !["connected", "start", "media", "mark", "dtmf", "stop"].contains(&e.as_str()),
+                "known event {e:?} reported as other"
+            );
+            Outcome::Accepted(9)
+        }
+        Err((code, why)) => {
+            assert!(
+                [1003, 1007, 1008].contains(&code),
+                "close code {code} for {why}"
+            );
+            Outcome::Refused(error_class(&why) ^ u64::from(code))
+        }
     }
 }
 
@@ -298,15 +289,12 @@ pub fn audiosocket_stream(input: &[u8]) -> Outcome {
             Frame::Error(p) => encode(0xff, p),
         });
     }
-    // A hang-up frame may carry a payload the decoder drops; every other frame re-encodes to
-    // the very bytes it came from.
-    let hangup_payload_possible = frames.contains(&Frame::Hangup);
-    if !hangup_payload_possible {
-        assert!(
-            input.starts_with(&again),
-            "re-encoded frames differ from the input"
-        );
-    }
+    // Every frame (hang-up included: it has no payload) re-encodes to the very bytes it
+    // came from.
+    assert!(
+        input.starts_with(&again),
+        "re-encoded frames differ from the input"
+    );
     assert!(again.len() <= input.len());
     let (back, back_err) = decode(&mut std::iter::once(again.as_slice()));
     assert_eq!(back, frames, "decode(encode(frames)) != frames");
@@ -333,13 +321,11 @@ pub fn audiosocket_stream(input: &[u8]) -> Outcome {
                 offset as usize >= again.len() && (offset as usize) < input.len(),
                 "error offset {offset} outside the failing frame's range"
             );
-            if !hangup_payload_possible {
-                assert_eq!(
-                    offset as usize,
-                    again.len(),
-                    "error offset {offset} is not the failing frame's start"
-                );
-            }
+            assert_eq!(
+                offset as usize,
+                again.len(),
+                "error offset {offset} is not the failing frame's start"
+            );
             Outcome::Refused(class ^ (kinds << 8))
         }
     }
@@ -464,6 +450,7 @@ pub static TARGETS: &[Target] = &[
             br#"{}"#,
         ],
         dict: JSON_DICT,
+        seed_fn: None,
         max_len: 4_096,
         run: vonage_header,
     },
@@ -481,6 +468,7 @@ pub static TARGETS: &[Target] = &[
             br#"{"event":"stop","sequenceNumber":"5","stop":{"accountSid":"AC1","callSid":"CA1"}}"#,
         ],
         dict: JSON_DICT,
+        seed_fn: None,
         max_len: 8_192,
         run: twilio_message,
     },
@@ -496,6 +484,7 @@ pub static TARGETS: &[Target] = &[
             b"listn = \"x\"\n[amd]\nspeech_threshold_ms = 50\n",
         ],
         dict: TOML_DICT,
+        seed_fn: None,
         max_len: 8_192,
         run: server_config_toml,
     },
@@ -509,6 +498,7 @@ pub static TARGETS: &[Target] = &[
             br#"{"listn":"x","amd":{"timeout_ms":1}}"#,
         ],
         dict: JSON_DICT,
+        seed_fn: None,
         max_len: 8_192,
         run: server_config_json,
     },
@@ -523,6 +513,7 @@ pub static TARGETS: &[Target] = &[
             br#"{"sample_rate":8000,"beep_max_hz":4000.0}"#,
         ],
         dict: JSON_DICT,
+        seed_fn: None,
         max_len: 4_096,
         run: amd_config_json,
     },
@@ -536,6 +527,7 @@ pub static TARGETS: &[Target] = &[
             b"on_beep=%7B%22say%22%3A%22hi%22%7D&hangup=0",
         ],
         dict: FORM_DICT,
+        seed_fn: None,
         max_len: 4_096,
         run: vonage_answer_form,
     },
@@ -552,9 +544,88 @@ pub static TARGETS: &[Target] = &[
             b"\x01\x00\x0f\x00",
         ],
         dict: AUDIOSOCKET_DICT,
+        seed_fn: None,
         max_len: 4_096,
         run: audiosocket_stream,
     },
+    Target {
+        name: "sip_message",
+        about: "SIP datagram parser and TCP Content-Length framer in arbitrary read splits (tympan_telephony::sip)",
+        seeds: &[crate::media::BARESIP_INVITE, crate::media::BARESIP_ANSWER],
+        seed_fn: Some(crate::sip::sip_message_seeds),
+        dict: crate::sip::SIP_DICT,
+        max_len: 8_192,
+        run: crate::sip::sip_message,
+    },
+    Target {
+        name: "sip_transactions",
+        about: "transaction layer and dialog UserAgent fed message sequences and timer advances",
+        seeds: &[],
+        seed_fn: Some(crate::sip_tx::sip_transaction_seeds),
+        dict: SIP_TX_DICT,
+        max_len: 8_192,
+        run: crate::sip_tx::sip_transactions,
+    },
+    Target {
+        name: "sdp",
+        about: "SDP offer → answer (only offered codecs, 488 when nothing matches) → read_answer",
+        seeds: &[],
+        seed_fn: Some(crate::media::sdp_seeds),
+        dict: crate::media::SDP_DICT,
+        max_len: 4_096,
+        run: crate::media::sdp,
+    },
+    Target {
+        name: "rtp_packets",
+        about: "RTP, RTCP compounds (SR/RR/SDES/BYE), RFC 4733 events, jitter buffer schedules",
+        seeds: &[],
+        seed_fn: Some(crate::media::rtp_seeds),
+        dict: crate::media::RTP_DICT,
+        max_len: 2_048,
+        run: crate::media::rtp_packets,
+    },
+];
+
+/// Tokens of `sip_transactions` programs: operations (after the `\n~` separator) and the
+/// SIP pieces that make messages match or miss a transaction.
+const SIP_TX_DICT: &[&[u8]] = &[
+    b"\n~t",
+    b"\n~t32000",
+    b"\n~t500",
+    b"\n~r180",
+    b"\n~r183",
+    b"\n~r200",
+    b"\n~r486",
+    b"\n~e100",
+    b"\n~e180",
+    b"\n~e183",
+    b"\n~e200",
+    b"\n~e487",
+    b"\n~e603",
+    b"\n~k",
+    b"\n~c",
+    b"\n~y",
+    b"\n~i",
+    b"\n~h",
+    b"\n~u",
+    b"\n~x",
+    b"z9hG4bKinv1",
+    b"z9hG4bK",
+    b";tag=",
+    b"CSeq: 2 ",
+    b"CSeq: 1 INVITE",
+    b"CSeq: 1 ACK",
+    b"CSeq: 1 CANCEL",
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"OPTIONS",
+    b"SIP/2.0 200 OK",
+    b"SIP/2.0 180 Ringing",
+    b"SIP/2.0 487 Request Terminated",
+    b"192.0.2.10:5060",
+    b"192.0.2.11:5060",
 ];
 
 /// A target by name.
@@ -571,20 +642,20 @@ mod tests {
         for t in TARGETS {
             let mut acc = 0;
             let mut rej = 0;
-            for s in t.seeds {
-                match crate::run_once(t, s) {
+            for s in t.all_seeds() {
+                match crate::run_once(t, &s) {
                     Ok(Outcome::Accepted(_)) => acc += 1,
                     Ok(Outcome::Refused(_)) => rej += 1,
                     Err(m) => panic!(
                         "{}: seed {:?} panicked: {m}",
                         t.name,
-                        String::from_utf8_lossy(s)
+                        String::from_utf8_lossy(&s)
                     ),
                 }
             }
             assert!(acc > 0, "{}: no seed is accepted", t.name);
             assert!(
-                rej > 0 || t.name == "vonage_answer_form",
+                rej > 0 || ["vonage_answer_form", "sip_transactions"].contains(&t.name),
                 "{}: no seed is refused",
                 t.name
             );

@@ -1,5 +1,5 @@
 //! Asterisk AudioSocket over TCP: frames of `kind: u8`, `length: u16` big-endian, `payload`.
-//! Kinds: 0x00 hang-up, 0x01 UUID (16 bytes, the first frame), 0x03 DTMF (one ASCII byte),
+//! Kinds: 0x00 hang-up (no payload: the protocol defines it as exactly `00 00 00`), 0x01 UUID (16 bytes, the first frame), 0x03 DTMF (one ASCII byte),
 //! 0x10 audio (8 kHz signed-linear 16-bit little-endian mono), 0xff error.
 //! Playback goes back as 0x10 frames of 20 ms at real-time pace; hang-up sends 0x00 and closes.
 
@@ -104,6 +104,7 @@ impl Decoder {
             expected,
         };
         match kind {
+            KIND_HANGUP if len != 0 => return Err(bad("hang-up", "0")),
             KIND_UUID if len != 16 => return Err(bad("UUID", "16")),
             KIND_DTMF if len != 1 => return Err(bad("DTMF", "1")),
             KIND_AUDIO if len % 2 != 0 => return Err(bad("audio", "an even count")),
@@ -371,6 +372,40 @@ mod tests {
             d.next_frame().unwrap_err(),
             FrameError::BadDtmf { offset: 0, .. }
         ));
+    }
+
+    #[test]
+    fn a_hangup_frame_with_a_payload_is_refused_at_its_offset() {
+        // AudioSocket defines hang-up as `00 00 00`: a length other than 0 is not that frame.
+        let mut d = Decoder::default();
+        d.push(&encode(KIND_DTMF, b"1"));
+        d.push(&encode(KIND_HANGUP, &[0x01]));
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Dtmf('1')));
+        let e = d.next_frame().unwrap_err();
+        assert_eq!(
+            e,
+            FrameError::BadLength {
+                offset: 4,
+                what: "hang-up",
+                len: 1,
+                expected: "0"
+            }
+        );
+        assert!(e.to_string().starts_with("byte 4: hang-up frame"), "{e}");
+        // Refused from the header alone, before the payload arrives.
+        let mut d = Decoder::default();
+        d.push(&[KIND_HANGUP, 0, 2]);
+        assert!(matches!(
+            d.next_frame().unwrap_err(),
+            FrameError::BadLength {
+                offset: 0,
+                len: 2,
+                ..
+            }
+        ));
+        let mut d = Decoder::default();
+        d.push(&encode(KIND_HANGUP, &[]));
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Hangup));
     }
 
     #[test]

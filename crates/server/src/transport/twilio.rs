@@ -73,6 +73,104 @@ pub fn parse_start(v: &Value) -> Result<TwilioStart, (u16, String)> {
     })
 }
 
+/// One Twilio Media Streams text message, parsed without I/O: what the receive loop acts
+/// on. [`parse_message`] makes it; the websocket task only reacts.
+#[derive(Debug)]
+pub enum TwilioMessage {
+    /// `connected`: the first message, carries nothing we use.
+    Connected,
+    /// `start`, checked by [`parse_start`].
+    Start(TwilioStart),
+    /// `media` of the inbound track: its µ-law bytes (base64-decoded `media.payload`).
+    Media(Vec<u8>),
+    /// `media` of another track (`outbound`): ignored.
+    OtherTrack,
+    /// `mark` with its `mark.name` (empty when absent); Twilio echoes our marks.
+    Mark(String),
+    /// `dtmf` with its single digit (0-9, `*`, `#`, A-D).
+    Dtmf(char),
+    /// `stop`: the stream ended.
+    Stop,
+    /// Any other event, by name: ignored.
+    Other(String),
+}
+
+impl TwilioMessage {
+    /// The `event` name the message had.
+    pub fn event(&self) -> &str {
+        match self {
+            TwilioMessage::Connected => "connected",
+            TwilioMessage::Start(_) => "start",
+            TwilioMessage::Media(_) | TwilioMessage::OtherTrack => "media",
+            TwilioMessage::Mark(_) => "mark",
+            TwilioMessage::Dtmf(_) => "dtmf",
+            TwilioMessage::Stop => "stop",
+            TwilioMessage::Other(e) => e,
+        }
+    }
+}
+
+/// Parses one text frame: JSON, then by `event`. Refusals are `(close code, reason)`, the
+/// reason naming the field at fault (`event`, `media.payload`, `dtmf.digit`, or what
+/// [`parse_start`] names).
+pub fn parse_message(text: &str) -> Result<TwilioMessage, (u16, String)> {
+    let v = parse_json(text)?;
+    match v.get("event").and_then(Value::as_str) {
+        Some("connected") => Ok(TwilioMessage::Connected),
+        Some("start") => parse_start(&v).map(TwilioMessage::Start),
+        Some("media") => {
+            let media = v.get("media");
+            let track = media.and_then(|m| m.get("track")).and_then(Value::as_str);
+            if matches!(track, Some(t) if t != "inbound" && t != "inbound_track") {
+                return Ok(TwilioMessage::OtherTrack);
+            }
+            let payload = media
+                .and_then(|m| m.get("payload"))
+                .and_then(Value::as_str)
+                .ok_or((
+                    CLOSE_BAD_DATA,
+                    "`media` message has no string `media.payload`".to_string(),
+                ))?;
+            let mut ulaw = Vec::new();
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(payload, &mut ulaw)
+                .map_err(|e| {
+                    let chunk = media.and_then(|m| m.get("chunk")).cloned();
+                    let at = chunk.map(|c| format!(" (chunk {c})")).unwrap_or_default();
+                    (
+                        CLOSE_BAD_DATA,
+                        format!("`media.payload` is not base64{at}: {e}"),
+                    )
+                })?;
+            Ok(TwilioMessage::Media(ulaw))
+        }
+        Some("mark") => Ok(TwilioMessage::Mark(
+            v.pointer("/mark/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )),
+        Some("dtmf") => {
+            let digit = v
+                .pointer("/dtmf/digit")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match digit.chars().next() {
+                Some(d) if digit.len() == 1 && (d.is_ascii_digit() || "*#ABCD".contains(d)) => {
+                    Ok(TwilioMessage::Dtmf(d))
+                }
+                _ => Err((
+                    CLOSE_BAD_DATA,
+                    format!("`dtmf.digit` {digit:?} is not one DTMF digit"),
+                )),
+            }
+        }
+        Some("stop") => Ok(TwilioMessage::Stop),
+        Some(other) => Ok(TwilioMessage::Other(other.to_owned())),
+        None => Err((CLOSE_BAD_DATA, "message has no `event`".to_string())),
+    }
+}
+
 /// `GET /v1/media/twilio`.
 #[utoipa::path(get, path = "/v1/media/twilio", tag = "media",
     responses((status = 101, description = "Twilio Media Streams websocket (`connected`, `start`, `media`, `stop`, `mark`, `dtmf`)")))]
@@ -120,23 +218,16 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
             }
             _ => continue,
         };
-        let v = match parse_json(text.as_str()) {
-            Ok(v) => v,
-            Err((c, w)) => return refuse(out, writer, c, &w).await,
-        };
-        match v.get("event").and_then(Value::as_str) {
-            Some("connected") => continue,
-            Some("start") => match parse_start(&v) {
-                Ok(s) => break s,
-                Err((c, w)) => return refuse(out, writer, c, &w).await,
-            },
-            Some(other) => {
-                let why = format!("`{other}` before `start`");
+        // Before `start` only `connected` is expected; a malformed message is refused with
+        // its own reason, any other one as out of order.
+        match parse_message(text.as_str()) {
+            Ok(TwilioMessage::Connected) => continue,
+            Ok(TwilioMessage::Start(s)) => break s,
+            Ok(other) => {
+                let why = format!("`{}` before `start`", other.event());
                 return refuse(out, writer, CLOSE_POLICY, &why).await;
             }
-            None => {
-                return refuse(out, writer, CLOSE_BAD_DATA, "message has no `event`").await;
-            }
+            Err((c, w)) => return refuse(out, writer, c, &w).await,
         }
     };
     let call = CallStart {
@@ -150,10 +241,7 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
         stream_sid: start.stream_sid,
         call_sid: start.call_sid,
     };
-    let input = TwilioIn {
-        stream,
-        ulaw: Vec::new(),
-    };
+    let input = TwilioIn { stream };
     run_call(state, call, input, out).await;
     let _ = writer.await;
 }
@@ -161,44 +249,15 @@ async fn run(state: Arc<AppState>, socket: WebSocket) {
 /// Twilio's inbound half: JSON text messages.
 struct TwilioIn {
     stream: SplitStream<WebSocket>,
-    ulaw: Vec<u8>,
 }
 
 impl TwilioIn {
     fn message(&mut self, text: &str) -> Inbound {
-        let v = match parse_json(text) {
-            Ok(v) => v,
-            Err((_, why)) => {
-                tracing::warn!(%why, "ignored message");
-                return Inbound::Ignored;
+        match parse_message(text) {
+            Ok(TwilioMessage::Media(ulaw)) => {
+                Inbound::Audio(ulaw.iter().map(|&b| g711::ulaw_decode(b)).collect())
             }
-        };
-        match v.get("event").and_then(Value::as_str) {
-            Some("media") => {
-                let media = v.get("media");
-                let track = media.and_then(|m| m.get("track")).and_then(Value::as_str);
-                if matches!(track, Some(t) if t != "inbound" && t != "inbound_track") {
-                    return Inbound::Ignored;
-                }
-                let Some(payload) = media.and_then(|m| m.get("payload")).and_then(Value::as_str)
-                else {
-                    tracing::warn!("media message without payload");
-                    return Inbound::Ignored;
-                };
-                self.ulaw.clear();
-                let b64 = base64::engine::general_purpose::STANDARD;
-                if let Err(e) = b64.decode_vec(payload, &mut self.ulaw) {
-                    let chunk = media.and_then(|m| m.get("chunk")).cloned();
-                    tracing::warn!(error = %e, ?chunk, "media payload is not base64; skipped");
-                    return Inbound::Ignored;
-                }
-                Inbound::Audio(self.ulaw.iter().map(|&b| g711::ulaw_decode(b)).collect())
-            }
-            Some("mark") => {
-                let name = v
-                    .pointer("/mark/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+            Ok(TwilioMessage::Mark(name)) => {
                 tracing::debug!(name, "mark played");
                 if name == PLAYBACK_MARK {
                     Inbound::PlaybackDone
@@ -206,24 +265,14 @@ impl TwilioIn {
                     Inbound::Ignored
                 }
             }
-            Some("dtmf") => {
-                let digit = v
-                    .pointer("/dtmf/digit")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                match digit.chars().next() {
-                    Some(d) if digit.len() == 1 && (d.is_ascii_digit() || "*#ABCD".contains(d)) => {
-                        Inbound::Dtmf(d)
-                    }
-                    _ => {
-                        tracing::warn!(digit, "dtmf digit not understood");
-                        Inbound::Ignored
-                    }
-                }
+            Ok(TwilioMessage::Dtmf(d)) => Inbound::Dtmf(d),
+            Ok(TwilioMessage::Stop) => Inbound::End,
+            Ok(other) => {
+                tracing::debug!(event = other.event(), "ignored message");
+                Inbound::Ignored
             }
-            Some("stop") => Inbound::End,
-            other => {
-                tracing::debug!(event = ?other, "ignored message");
+            Err((_, why)) => {
+                tracing::warn!(%why, "ignored message");
                 Inbound::Ignored
             }
         }
@@ -329,6 +378,56 @@ mod tests {
             let (code, why) = parse_start(&v).unwrap_err();
             assert_eq!(code, CLOSE_POLICY);
             assert!(why.contains(field) && why.contains("refused"), "{why}");
+        }
+    }
+
+    #[test]
+    fn messages_parse_by_event_and_refusals_name_the_field() {
+        let m = |v: Value| parse_message(&v.to_string());
+        assert!(matches!(
+            m(json!({"event":"connected"})),
+            Ok(TwilioMessage::Connected)
+        ));
+        match m(json!({"event":"media","media":{"track":"inbound","payload":"/38A"}})) {
+            Ok(TwilioMessage::Media(b)) => assert_eq!(b, [0xff, 0x7f, 0x00]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            m(json!({"event":"media","media":{"track":"outbound","payload":"!"}})),
+            Ok(TwilioMessage::OtherTrack)
+        ));
+        let (code, why) =
+            m(json!({"event":"media","media":{"chunk":"7","payload":"a!"}})).unwrap_err();
+        assert_eq!(code, CLOSE_BAD_DATA);
+        assert!(
+            why.contains("media.payload") && why.contains("chunk \"7\""),
+            "{why}"
+        );
+        let (_, why) = m(json!({"event":"media","media":{}})).unwrap_err();
+        assert!(why.contains("media.payload"), "{why}");
+        match m(json!({"event":"mark","mark":{"name":PLAYBACK_MARK}})) {
+            Ok(TwilioMessage::Mark(n)) => assert_eq!(n, PLAYBACK_MARK),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            m(json!({"event":"dtmf","dtmf":{"digit":"#"}})),
+            Ok(TwilioMessage::Dtmf('#'))
+        ));
+        let (_, why) = m(json!({"event":"dtmf","dtmf":{"digit":"12"}})).unwrap_err();
+        assert!(why.contains("dtmf.digit"), "{why}");
+        assert!(matches!(
+            m(json!({"event":"stop"})),
+            Ok(TwilioMessage::Stop)
+        ));
+        match m(json!({"event":"weird"})) {
+            Ok(o) => assert_eq!(o.event(), "weird"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m(json!({"x":1})).unwrap_err().0, CLOSE_BAD_DATA);
+        assert_eq!(parse_message("{").unwrap_err().0, CLOSE_BAD_DATA);
+        match m(json!({"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}})) {
+            Ok(TwilioMessage::Start(s)) => assert_eq!(s.call_id, "CA1"),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -187,6 +187,11 @@ impl JitterBuffer {
         s
     }
 
+    /// Packets held for playout now (at most [`MAX_BUFFERED_PACKETS`]).
+    pub fn buffered_packets(&self) -> usize {
+        self.packets.len()
+    }
+
     /// Figures for an RTCP report block.
     pub fn reception(&self) -> ReceptionStats {
         ReceptionStats {

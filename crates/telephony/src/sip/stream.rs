@@ -89,7 +89,8 @@ impl StreamDecoder {
                 return self.fail(StreamError::Bad { offset, error });
             }
         };
-        let total = end + length;
+        // A Content-Length near usize::MAX must not wrap the sum.
+        let total = end.saturating_add(length);
         if total > self.max_message {
             return self.fail(StreamError::TooLarge {
                 limit: self.max_message,
