@@ -12,12 +12,11 @@ const RFC4475_TESTS: &str = include_str!("../../telephony/tests/rfc4475.rs");
 /// The telephony crate's stream framing tests (messages split across reads).
 const STREAM_TESTS: &str = include_str!("../../telephony/tests/sip_stream.rs");
 
-/// A known gap of the parser found by this target (reported to its owner): the reason
-/// phrase of a refusal echoes the header name as written, control characters and any length
-/// included (`400 Bad Max-\0orwards`), or empty for a line `: value` (`400 Bad `). Lines are split at CRLF, so a reason never holds CR or
-/// LF; while this is `true` only that is checked. Set it to `false` once the phrase is
-/// sanitised, to check for every control character and a bounded length.
-pub const REASON_ECHOES_RAW_HEADER_NAME: bool = true;
+/// Was a known gap found by this target: the reason phrase of a refusal echoed the header
+/// name as written, control characters and any length included (`400 Bad Max-\0orwards`),
+/// or empty for a line `: value`. Fixed (`ParseError::bad` keeps token characters, bounded);
+/// `false` checks for every control character and a bounded length.
+pub const REASON_ECHOES_RAW_HEADER_NAME: bool = false;
 /// Longest reason phrase accepted once [`REASON_ECHOES_RAW_HEADER_NAME`] is fixed.
 pub const MAX_REASON_CHARS: usize = 128;
 

@@ -64,6 +64,9 @@ pub enum ParseError {
     },
 }
 
+/// Longest header name an error keeps (and a reason phrase echoes), in characters.
+pub const MAX_NAME_IN_ERROR: usize = 64;
+
 impl ParseError {
     /// The header this error is about, when there is one (`CSeq`, `Via`, ...).
     pub fn header(&self) -> Option<&str> {
@@ -100,10 +103,41 @@ impl ParseError {
         }
     }
 
+    /// A malformed header. `name` is as the peer wrote it; what is kept (and echoed in the
+    /// reason phrase) is its RFC 3261 token characters, at most [`MAX_NAME_IN_ERROR`] of
+    /// them, or `header` when none is left: a refusal never carries control characters or
+    /// an unbounded name back to the peer.
     pub(crate) fn bad(name: &str, reason: impl Into<String>) -> Self {
+        let mut header: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(*c))
+            .take(MAX_NAME_IN_ERROR)
+            .collect();
+        if header.is_empty() {
+            header = "header".into();
+        }
         ParseError::Header {
-            header: name.to_string(),
+            header,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `sip_message` fuzz target: the peer's raw header name went back in the
+    /// reason phrase.
+    #[test]
+    fn reason_phrases_carry_only_a_bounded_token() {
+        let e = ParseError::bad("Max-\0orwards", "header name is not a token");
+        assert_eq!(e.reason_phrase(), "Bad Max-orwards");
+        let e = ParseError::bad("", "header line without a colon");
+        assert_eq!(e.reason_phrase(), "Bad header");
+        let e = ParseError::bad(&"X".repeat(10_000), "too long");
+        assert_eq!(e.header().unwrap().len(), MAX_NAME_IN_ERROR);
+        let e = ParseError::bad("Via\u{7f}\u{1b}[31m", "escape");
+        assert_eq!(e.reason_phrase(), "Bad Via31m");
     }
 }

@@ -11,7 +11,7 @@ mod parse;
 mod stream;
 mod uri;
 
-pub use error::ParseError;
+pub use error::{ParseError, MAX_NAME_IN_ERROR};
 pub use message::{
     CSeq, Header, Message, Method, NameAddr, Param, Request, Response, StartLine, Via,
     DEFAULT_MAX_FORWARDS,
