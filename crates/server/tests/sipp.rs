@@ -99,6 +99,7 @@ struct SippRun {
     pid: u32,
     stats: Vec<(String, String)>,
     errors: String,
+    messages: String,
 }
 
 impl SippRun {
@@ -112,11 +113,12 @@ impl SippRun {
 
     fn describe(&self) -> String {
         format!(
-            "status {:?}\nstdout tail: {}\nstderr: {}\nerrors: {}",
+            "status {:?}\nstdout tail: {}\nstderr: {}\nerrors: {}\nmessages (tail): {}",
             self.output.status,
             tail(&String::from_utf8_lossy(&self.output.stdout), 3000),
             String::from_utf8_lossy(&self.output.stderr),
-            tail(&self.errors, 3000)
+            tail(&self.errors, 3000),
+            tail(&self.messages, 6000)
         )
     }
 }
@@ -144,12 +146,14 @@ async fn run_sipp(tag: &str, scenario: &str, sip_port: u16, args: &[&str]) -> Si
     cmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sip_port}"))
         .args(["-sf", scenario, "-s", "tympan", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-nostdin", "-timeout", "120s", "-timeout_error"])
+        .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
         .args(["-cp", &ports[0].to_string(), "-mp", &ports[1].to_string()])
         .args(["-trace_stat", "-fd", "1", "-stf"])
         .arg(&stats)
         .args(["-trace_err", "-error_file"])
         .arg(&errors)
+        .args(["-trace_msg", "-message_file"])
+        .arg(dir.join("messages.log"))
         .args(args);
     let child = cmd
         .stdout(std::process::Stdio::piped())
@@ -180,6 +184,7 @@ async fn run_sipp(tag: &str, scenario: &str, sip_port: u16, args: &[&str]) -> Si
         pid,
         stats: header.into_iter().zip(last).collect(),
         errors: std::fs::read_to_string(&errors).unwrap_or_default(),
+        messages: std::fs::read_to_string(dir.join("messages.log")).unwrap_or_default(),
     }
 }
 
@@ -269,12 +274,14 @@ async fn sipp_digest_auth_accepts_right_and_refuses_wrong_password() {
     };
     let (server, stop) = start_server("sipp-auth", sip_port, rtp_base, 40, Some(auth)).await;
     let m = AUTH_CALLS.to_string();
+    // sipp's digest-uri defaults to sip:host:port; Tympan checks it is the Request-URI.
+    let auth_uri = format!("tympan@127.0.0.1:{sip_port}");
     let ok = run_sipp(
         "auth",
         "uac_digest_auth.xml",
         sip_port,
         &[
-            "-au", "alice", "-ap", "s3cret", "-m", &m, "-l", &m, "-d", "1000", "-cid_str",
+            "-au", "alice", "-ap", "s3cret", "-auth_uri", &auth_uri, "-m", &m, "-l", &m, "-d", "1000", "-cid_str",
             "sipp-auth-%u-%p",
         ],
     )
@@ -294,7 +301,7 @@ async fn sipp_digest_auth_accepts_right_and_refuses_wrong_password() {
         "uac_digest_wrong_password.xml",
         sip_port,
         &[
-            "-au", "alice", "-ap", "wrong", "-m", &m, "-l", &m, "-cid_str", "sipp-bad-%u-%p",
+            "-au", "alice", "-ap", "wrong", "-auth_uri", &auth_uri, "-m", &m, "-l", &m, "-cid_str", "sipp-bad-%u-%p",
         ],
     )
     .await;
