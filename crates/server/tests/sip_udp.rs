@@ -221,11 +221,16 @@ async fn bad_input_gets_sip_answers() {
         }
     }
     // Garbage that cannot be answered is dropped, and the server goes on.
-    sock.send_to(b"\x00\x01garbage\r\n\r\n", &server).await.unwrap();
+    sock.send_to(b"\x00\x01garbage\r\n\r\n", &server)
+        .await
+        .unwrap();
     sock.send_to(request("OPTIONS", "ok2", local, "").as_bytes(), &server)
         .await
         .unwrap();
     let r = final_response(&sock).await;
-    assert!(r.starts_with("SIP/2.0 200 OK\r\n") && r.contains("Call-ID: ok2"), "{r}");
+    assert!(
+        r.starts_with("SIP/2.0 200 OK\r\n") && r.contains("Call-ID: ok2"),
+        "{r}"
+    );
     let _ = stop.send(());
 }

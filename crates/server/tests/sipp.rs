@@ -46,7 +46,9 @@ fn free_udp_ports(n: usize) -> Vec<u16> {
     let held: Vec<std::net::UdpSocket> = (0..n)
         .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
         .collect();
-    held.iter().map(|s| s.local_addr().unwrap().port()).collect()
+    held.iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
 }
 
 /// A server with SIP on `sip_port` and an even RTP block of `span` ports.
@@ -145,7 +147,16 @@ async fn run_sipp(tag: &str, scenario: &str, sip_port: u16, args: &[&str]) -> Si
     let mut cmd = Command::new("sipp");
     cmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sip_port}"))
-        .args(["-sf", scenario, "-s", "tympan", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args([
+            "-sf",
+            scenario,
+            "-s",
+            "tympan",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
         .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
         .args(["-cp", &ports[0].to_string(), "-mp", &ports[1].to_string()])
         .args(["-trace_stat", "-fd", "1", "-stf"])
@@ -221,7 +232,16 @@ async fn sipp_load_g711_calls_with_amd() {
         "uac_g711_load.xml",
         sip_port,
         &[
-            "-l", &n, "-m", &n, "-r", &n, "-d", "9000", "-cid_str", "sipp-%u-%p",
+            "-l",
+            &n,
+            "-m",
+            &n,
+            "-r",
+            &n,
+            "-d",
+            "9000",
+            "-cid_str",
+            "sipp-%u-%p",
         ],
     )
     .await;
@@ -244,7 +264,11 @@ async fn sipp_load_g711_calls_with_amd() {
     for i in 1..=LOAD_CALLS {
         let id = format!("sipp-{i}-{}", run.pid);
         let c = ended_call(&server, &id).await;
-        let call = if c["call"].is_object() { &c["call"] } else { &c };
+        let call = if c["call"].is_object() {
+            &c["call"]
+        } else {
+            &c
+        };
         assert_eq!(call["platform"], "sip", "{id}: {c}");
         assert!(
             call["answered_by"].is_string(),
@@ -281,18 +305,39 @@ async fn sipp_digest_auth_accepts_right_and_refuses_wrong_password() {
         "uac_digest_auth.xml",
         sip_port,
         &[
-            "-au", "alice", "-ap", "s3cret", "-auth_uri", &auth_uri, "-m", &m, "-l", &m, "-d", "1000", "-cid_str",
+            "-au",
+            "alice",
+            "-ap",
+            "s3cret",
+            "-auth_uri",
+            &auth_uri,
+            "-m",
+            &m,
+            "-l",
+            &m,
+            "-d",
+            "1000",
+            "-cid_str",
             "sipp-auth-%u-%p",
         ],
     )
     .await;
     assert!(ok.output.status.success(), "{}", ok.describe());
-    assert_eq!(ok.stat("SuccessfulCall(C)"), AUTH_CALLS as u64, "{}", ok.describe());
+    assert_eq!(
+        ok.stat("SuccessfulCall(C)"),
+        AUTH_CALLS as u64,
+        "{}",
+        ok.describe()
+    );
     assert_eq!(ok.stat("FailedCall(C)"), 0, "{}", ok.describe());
     for i in 1..=AUTH_CALLS {
         let id = format!("sipp-auth-{i}-{}", ok.pid);
         let c = ended_call(&server, &id).await;
-        let call = if c["call"].is_object() { &c["call"] } else { &c };
+        let call = if c["call"].is_object() {
+            &c["call"]
+        } else {
+            &c
+        };
         assert_eq!(call["platform"], "sip", "{id}: {c}");
     }
 
@@ -301,12 +346,28 @@ async fn sipp_digest_auth_accepts_right_and_refuses_wrong_password() {
         "uac_digest_wrong_password.xml",
         sip_port,
         &[
-            "-au", "alice", "-ap", "wrong", "-auth_uri", &auth_uri, "-m", &m, "-l", &m, "-cid_str", "sipp-bad-%u-%p",
+            "-au",
+            "alice",
+            "-ap",
+            "wrong",
+            "-auth_uri",
+            &auth_uri,
+            "-m",
+            &m,
+            "-l",
+            &m,
+            "-cid_str",
+            "sipp-bad-%u-%p",
         ],
     )
     .await;
     assert!(bad.output.status.success(), "{}", bad.describe());
-    assert_eq!(bad.stat("SuccessfulCall(C)"), AUTH_CALLS as u64, "{}", bad.describe());
+    assert_eq!(
+        bad.stat("SuccessfulCall(C)"),
+        AUTH_CALLS as u64,
+        "{}",
+        bad.describe()
+    );
     assert_eq!(bad.stat("FailedCall(C)"), 0, "{}", bad.describe());
     for i in 1..=AUTH_CALLS {
         let id = format!("sipp-bad-{i}-{}", bad.pid);

@@ -1054,7 +1054,10 @@ fn uas_invite_digest_sha256_and_wrong_password() {
         .map(str::to_string)
         .collect();
     assert_eq!(challenges.len(), 2, "{challenges:?}");
-    assert!(challenges[0].contains("algorithm=SHA-256"), "{challenges:?}");
+    assert!(
+        challenges[0].contains("algorithm=SHA-256"),
+        "{challenges:?}"
+    );
     assert!(challenges[1].contains("algorithm=MD5"), "{challenges:?}");
     let inc = n
         .ev_b
@@ -1116,8 +1119,8 @@ fn uas_invite_expired_nonce_is_stale() {
         }
     };
     assert_eq!(r.response().unwrap().code, 401);
-    let ch = tympan_telephony::digest::select_challenge(r.header_values("WWW-Authenticate"))
-        .unwrap();
+    let ch =
+        tympan_telephony::digest::select_challenge(r.header_values("WWW-Authenticate")).unwrap();
     let uri = inv.request().unwrap().uri.to_string();
     let authz = tympan_telephony::digest::authorize(&ch, &creds_pw(), "INVITE", &uri, 1, "c1")
         .unwrap()
@@ -1125,7 +1128,12 @@ fn uas_invite_expired_nonce_is_stale() {
     // Same INVITE with credentials, new branch, after the nonce expired.
     let mut late = inv.clone();
     late.cseq.seq += 1;
-    late.via[0] = tympan_telephony::sip::Via::new("UDP", late.via[0].host.clone(), late.via[0].port, "z9hG4bKlate");
+    late.via[0] = tympan_telephony::sip::Via::new(
+        "UDP",
+        late.via[0].host.clone(),
+        late.via[0].port,
+        "z9hG4bKlate",
+    );
     late.other.push(Header {
         name: "Authorization".into(),
         value: authz,

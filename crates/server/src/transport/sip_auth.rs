@@ -152,7 +152,8 @@ mod tests {
 
     #[test]
     fn bad_auth_values_are_named() {
-        let base = "[sip.auth]\nrealm = \"r\"\n[[sip.auth.users]]\nusername = \"a\"\npassword = \"b\"\n";
+        let base =
+            "[sip.auth]\nrealm = \"r\"\n[[sip.auth.users]]\nusername = \"a\"\npassword = \"b\"\n";
         for (extra, key) in [
             ("[sip.auth]\nrealm = \"r\"\nusers = []\n", "sip.auth.users"),
             (
@@ -176,6 +177,10 @@ mod tests {
             let e = c.sip.validate().unwrap_err();
             assert!(e.contains(key), "{extra}: {e}");
         }
-        assert!(ServerConfig::from_toml(base).unwrap().sip.validate().is_ok());
+        assert!(ServerConfig::from_toml(base)
+            .unwrap()
+            .sip
+            .validate()
+            .is_ok());
     }
 }
