@@ -11,6 +11,9 @@
 //! sends BYE; a remote BYE is `Signal::RemoteHangup`. Over `max_calls` (or the server's own
 //! limit, or while draining) the INVITE gets 503; a request that does not parse gets the
 //! parse error's status and reason phrase (`400 Bad CSeq`) when a response can be formed.
+//! With `[sip.auth]` ([`super::sip_auth`]) an INVITE must carry valid digest credentials
+//! (else 401 with a challenge). The media task counts RTP received, late, lost and dropped
+//! in [`crate::metrics::RtpMetrics`].
 
 use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
 use crate::calls::CallSettings;
