@@ -185,7 +185,7 @@ async fn run_sipp(tag: &str, scenario: &str, sip_port: u16, args: &[&str]) -> Si
         .map(str::to_string)
         .collect();
     let last: Vec<String> = lines
-        .last()
+        .next_back()
         .unwrap_or("")
         .split(';')
         .map(str::to_string)
