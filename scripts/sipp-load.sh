@@ -18,6 +18,7 @@ RATE=${3:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TYMPAN_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tympan}
 DATA=${SHARED_DATA:-$ROOT/../shared/data}
+[ -d "$DATA" ] || DATA=$ROOT/../../shared/data  # from a worktree under /work/wt
 [ -x "$BIN" ] || { echo "sipp-load: $BIN missing (cargo build -p tympan --release)" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp-load: sipp missing (scripts/setup.sh)" >&2; exit 1; }
 SRC=$DATA/librispeech-dev/1673/1673-143396-0007.flac
@@ -34,8 +35,9 @@ cp "$ROOT/scripts/sipp/uac_g711_load.xml" "$WORK/"
 python3 "$ROOT/scripts/sipp/make_g711_pcap.py" "$SRC" "$WORK/g711u-speech.pcap" \
   --repeat "$REPEAT" --seconds "$((HOLD_S - 2))"
 
-SIP_PORT=${SIP_PORT:-15060}
-HTTP_PORT=${HTTP_PORT:-18080}
+free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_$1); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+SIP_PORT=${SIP_PORT:-$(free_port DGRAM)}
+HTTP_PORT=${HTTP_PORT:-$(free_port STREAM)}
 TOKEN=load-test-token-0123456789
 cat >"$WORK/tympan.toml" <<EOF
 listen = "127.0.0.1:$HTTP_PORT"
