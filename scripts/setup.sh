@@ -8,6 +8,8 @@ command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
+# sipp 3.6.1 (Debian: sip-tester): the load and digest-auth scenarios in scripts/sipp/.
+dpkg -s sip-tester >/dev/null 2>&1 || need+=(sip-tester)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # PostgreSQL server binaries (initdb, postgres, pg_isready): the store tests start a throwaway
 # server from them (crates/store/tests/common/pg.rs, scripts/pg-test-server.sh).

@@ -60,8 +60,38 @@ impl<const N: usize> Histogram<N> {
     }
 }
 
+/// RTP counters of SIP calls (all calls together), updated by each call's media task.
+#[derive(Default)]
+pub struct RtpMetrics {
+    /// RTP packets received (audio and telephone-event).
+    pub received: AtomicU64,
+    /// Audio packets that arrived after their frame had played (jitter buffer `Late`).
+    pub late: AtomicU64,
+    /// Audio packets dropped because the jitter buffer was full.
+    pub overflow: AtomicU64,
+    /// Audio packets never received (RFC 3550 A.3 expected minus received), counted when a
+    /// call's media ends.
+    pub lost: AtomicU64,
+    /// Decoded frames dropped because the call loop had not taken the previous ones.
+    pub frames_dropped: AtomicU64,
+    /// Playout ticks (20 ms) that fired more than [`RTP_TICK_LATE_MS`] late.
+    pub ticks_late: AtomicU64,
+}
+
+/// A playout tick this much later than its slot counts in `tympan_rtp_ticks_late_total`.
+pub const RTP_TICK_LATE_MS: u64 = 20;
+
+impl RtpMetrics {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// The server's counters.
 pub struct Metrics {
+    /// RTP counters of SIP calls.
+    pub rtp: RtpMetrics,
     frames: AtomicU64,
     samples: AtomicU64,
     calls_started: AtomicU64,
@@ -75,6 +105,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
+            rtp: RtpMetrics::default(),
             frames: AtomicU64::new(0),
             samples: AtomicU64::new(0),
             calls_started: AtomicU64::new(0),
@@ -191,6 +222,41 @@ pub fn render(state: &AppState) -> String {
         "Rows whose batch failed to commit after the writer's retries.",
         w.failed,
     );
+    let rtp = &m.rtp;
+    for (name, help, c) in [
+        (
+            "tympan_rtp_packets_received_total",
+            "RTP packets received on SIP calls.",
+            &rtp.received,
+        ),
+        (
+            "tympan_rtp_packets_late_total",
+            "RTP audio packets that arrived after their frame had played out.",
+            &rtp.late,
+        ),
+        (
+            "tympan_rtp_packets_overflow_total",
+            "RTP audio packets dropped because the jitter buffer was full.",
+            &rtp.overflow,
+        ),
+        (
+            "tympan_rtp_packets_lost_total",
+            "RTP audio packets never received (counted when a call's media ends).",
+            &rtp.lost,
+        ),
+        (
+            "tympan_rtp_frames_dropped_total",
+            "Decoded RTP frames dropped because the call loop was behind.",
+            &rtp.frames_dropped,
+        ),
+        (
+            "tympan_rtp_ticks_late_total",
+            "20 ms RTP playout ticks that fired more than 20 ms late.",
+            &rtp.ticks_late,
+        ),
+    ] {
+        counter(name, "counter", help, c.load(Ordering::Relaxed));
+    }
     m.decision.render(
         "tympan_decision_seconds",
         "Wall time from a call's start to its AMD result.",

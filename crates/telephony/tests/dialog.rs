@@ -1031,3 +1031,130 @@ fn our_reinvite_holds_and_resumes_both_ways_and_glare_gives_491() {
     let ok = &sent(&n, B, "200 INVITE").last().unwrap().msg;
     assert!(String::from_utf8_lossy(&ok.body).contains("a=sendrecv"));
 }
+
+/// B requires digest credentials on INVITE: without them 401 with SHA-256 and MD5
+/// challenges; A's retry with SHA-256 credentials reaches B as an authenticated call; a
+/// wrong password is refused with a second 401; no credentials, no call.
+#[test]
+fn uas_invite_digest_sha256_and_wrong_password() {
+    let mut n = Net::new();
+    let mut auth = DigestServer::new("tympan.test").with_nonce_lifetime_ms(30_000);
+    auth.add_user("alice", "s3cret");
+    n.b.set_invite_auth(Some(auth));
+    let creds = |pw: &str| Credentials {
+        username: "alice".into(),
+        password: pw.into(),
+    };
+    // Right password: 401, then the retry is accepted.
+    let call = n.a.invite(outbound(Some(creds("s3cret"))), 0).unwrap();
+    n.pump();
+    let challenges: Vec<String> = sent(&n, B, "401 INVITE")[0]
+        .msg
+        .header_values("WWW-Authenticate")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    assert!(
+        challenges[0].contains("algorithm=SHA-256"),
+        "{challenges:?}"
+    );
+    assert!(challenges[1].contains("algorithm=MD5"), "{challenges:?}");
+    let inc = n
+        .ev_b
+        .iter()
+        .find_map(|(_, e)| match e {
+            DialogEvent::Incoming(i) => Some(i.clone()),
+            _ => None,
+        })
+        .expect("the authenticated INVITE reached B");
+    assert_eq!(inc.user.as_deref(), Some("alice"));
+    let retry = &sent(&n, A, "INVITE 2")[0].msg;
+    let a = retry.header_values("Authorization").next().unwrap();
+    assert!(a.contains("algorithm=SHA-256"), "{a}");
+    n.b.accept(n.incoming(), media(50000), 10).unwrap();
+    n.pump();
+    assert!(matches!(n.ev_a.last().unwrap(), (c, DialogEvent::Answered(_)) if *c == call));
+
+    // Wrong password: the retry gets a second 401 and the call fails; B saw no call.
+    let mut n = Net::new();
+    let mut auth = DigestServer::new("tympan.test");
+    auth.add_user("alice", "s3cret");
+    n.b.set_invite_auth(Some(auth));
+    let call = n.a.invite(outbound(Some(creds("wrong"))), 0).unwrap();
+    n.pump();
+    assert_eq!(sent(&n, B, "401 INVITE").len(), 2);
+    assert!(n.ev_b.is_empty(), "{:?}", n.ev_b);
+    assert!(n
+        .ev_a
+        .iter()
+        .any(|(c, e)| *c == call && matches!(e, DialogEvent::Failed { code: 401, .. })));
+
+    // An INVITE without credentials is never passed on.
+    let mut n = Net::new();
+    let mut auth = DigestServer::new("tympan.test");
+    auth.add_user("alice", "s3cret");
+    n.b.set_invite_auth(Some(auth));
+    n.a.invite(outbound(None), 0).unwrap();
+    n.pump();
+    assert_eq!(sent(&n, B, "401 INVITE").len(), 1);
+    assert!(n.ev_b.is_empty());
+}
+
+/// A nonce older than the lifetime gets `stale=true` (right password) and is not accepted.
+#[test]
+fn uas_invite_expired_nonce_is_stale() {
+    let mut b = ua(B, "bob", 7);
+    let mut auth = DigestServer::new("tympan.test").with_nonce_lifetime_ms(1_000);
+    auth.add_user("alice", "pw");
+    b.set_invite_auth(Some(auth));
+    let mut a = ua(A, "alice", 8);
+    a.invite(outbound(None), 0).unwrap();
+    let inv = a.poll_transmit().unwrap().message;
+    b.handle_datagram(&inv.to_bytes(), addr(A), Transport::Udp, 0)
+        .unwrap();
+    let r = loop {
+        let m = b.poll_transmit().unwrap().message;
+        if m.response().unwrap().code >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(r.response().unwrap().code, 401);
+    let ch =
+        tympan_telephony::digest::select_challenge(r.header_values("WWW-Authenticate")).unwrap();
+    let uri = inv.request().unwrap().uri.to_string();
+    let authz = tympan_telephony::digest::authorize(&ch, &creds_pw(), "INVITE", &uri, 1, "c1")
+        .unwrap()
+        .to_string();
+    // Same INVITE with credentials, new branch, after the nonce expired.
+    let mut late = inv.clone();
+    late.cseq.seq += 1;
+    late.via[0] = tympan_telephony::sip::Via::new(
+        "UDP",
+        late.via[0].host.clone(),
+        late.via[0].port,
+        "z9hG4bKlate",
+    );
+    late.other.push(Header {
+        name: "Authorization".into(),
+        value: authz,
+    });
+    b.handle_datagram(&late.to_bytes(), addr(A), Transport::Udp, 5_000)
+        .unwrap();
+    let r = loop {
+        let m = b.poll_transmit().unwrap().message;
+        if m.cseq.seq == late.cseq.seq && m.response().unwrap().code >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(r.response().unwrap().code, 401);
+    let v = r.header_values("WWW-Authenticate").next().unwrap();
+    assert!(v.contains("stale=true"), "{v}");
+    assert!(b.poll_event().is_none());
+}
+
+fn creds_pw() -> Credentials {
+    Credentials {
+        username: "alice".into(),
+        password: "pw".into(),
+    }
+}

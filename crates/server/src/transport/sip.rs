@@ -11,9 +11,13 @@
 //! sends BYE; a remote BYE is `Signal::RemoteHangup`. Over `max_calls` (or the server's own
 //! limit, or while draining) the INVITE gets 503; a request that does not parse gets the
 //! parse error's status and reason phrase (`400 Bad CSeq`) when a response can be formed.
+//! With `[sip.auth]` ([`super::sip_auth`]) an INVITE must carry valid digest credentials
+//! (else 401 with a challenge). The media task counts RTP received, late, lost and dropped
+//! in [`crate::metrics::RtpMetrics`].
 
 use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, MediaOut, PlayOutcome};
 use crate::calls::CallSettings;
+use crate::metrics::{RtpMetrics, RTP_TICK_LATE_MS};
 use crate::AppState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -64,6 +68,8 @@ pub struct SipConfig {
     pub rtp_port_max: u16,
     /// Concurrent SIP calls; more INVITEs get 503.
     pub max_calls: usize,
+    /// `[sip.auth]`: digest credentials required on inbound INVITEs (none = open).
+    pub auth: Option<super::sip_auth::SipAuthConfig>,
 }
 
 impl Default for SipConfig {
@@ -73,6 +79,7 @@ impl Default for SipConfig {
             rtp_port_min: DEFAULT_RTP_PORT_MIN,
             rtp_port_max: DEFAULT_RTP_PORT_MAX,
             max_calls: DEFAULT_MAX_CALLS,
+            auth: None,
         }
     }
 }
@@ -88,6 +95,9 @@ impl SipConfig {
         }
         if self.max_calls == 0 {
             return Err("sip.max_calls must be at least 1".into());
+        }
+        if let Some(a) = &self.auth {
+            a.validate()?;
         }
         Ok(())
     }
@@ -238,6 +248,7 @@ pub async fn serve(
         },
         Box::new(OsRandom),
     );
+    ua.set_invite_auth(cfg.auth.as_ref().map(|a| a.digest_server()));
     let mut ports = PortPool::new(&cfg);
     let mut legs: HashMap<CallId, Leg> = HashMap::new();
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(256);
@@ -443,7 +454,14 @@ fn spawn_call(
     let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
     let (send_tx, send_rx) = mpsc::channel::<Vec<i16>>(SEND_QUEUE);
     let remote = SocketAddr::new(negotiated.remote_addr, negotiated.remote_port);
-    let media_task = tokio::spawn(rtp_task(rtp, remote, negotiated, media_tx, send_rx));
+    let media_task = tokio::spawn(rtp_task(
+        state.clone(),
+        rtp,
+        remote,
+        negotiated,
+        media_tx,
+        send_rx,
+    ));
     let input = SipIn {
         media: media_rx,
         control,
@@ -471,6 +489,7 @@ fn spawn_call(
 /// destination), decodes through the jitter buffer at a 20 ms cadence, reports RFC 4733
 /// digits, and sends playback frames.
 async fn rtp_task(
+    state: Arc<AppState>,
     sock: Arc<UdpSocket>,
     mut remote: SocketAddr,
     neg: Negotiated,
@@ -483,7 +502,13 @@ async fn rtp_task(
         initial_timestamp: OsRandom.next_u64() as u32,
         payload_type: neg.payload_type,
     });
-    let mut jitter = JitterBuffer::new(JitterConfig::default());
+    let mut jitter = CountedJitter {
+        jb: JitterBuffer::new(JitterConfig::default()),
+        state: state.clone(),
+        lost_before: 0,
+        received_base: 0,
+    };
+    let rtp_m = &state.metrics.rtp;
     let mut dtmf = DtmfReceiver::new();
     let mut ssrc: Option<u32> = None;
     let started = Instant::now();
@@ -502,9 +527,10 @@ async fn rtp_task(
                 };
                 remote = from;
                 last_packet = Some(Instant::now());
+                RtpMetrics::add(&rtp_m.received, 1);
                 if ssrc != Some(p.ssrc) {
                     if ssrc.is_some() {
-                        jitter.reset();
+                        jitter.reset_source();
                     }
                     ssrc = Some(p.ssrc);
                 }
@@ -524,17 +550,26 @@ async fn rtp_task(
                 } else if p.payload_type == neg.payload_type {
                     let pcm = decode_payload(neg.codec, &p.payload);
                     let now = started.elapsed().as_millis() as u64;
-                    if let PushOutcome::Overflow = jitter.push(now, p.sequence, p.timestamp, &pcm) {
-                        tracing::debug!("jitter buffer overflow");
+                    match jitter.jb.push(now, p.sequence, p.timestamp, &pcm) {
+                        PushOutcome::Overflow => {
+                            RtpMetrics::add(&rtp_m.overflow, 1);
+                            tracing::debug!("jitter buffer overflow");
+                        }
+                        PushOutcome::Late => RtpMetrics::add(&rtp_m.late, 1),
+                        PushOutcome::Buffered | PushOutcome::Duplicate => {}
                     }
                 }
             }
-            _ = tick.tick() => {
+            slot = tick.tick() => {
+                if slot.elapsed() > Duration::from_millis(RTP_TICK_LATE_MS) {
+                    RtpMetrics::add(&rtp_m.ticks_late, 1);
+                }
                 let fresh = last_packet.is_some_and(|t| t.elapsed() < RTP_SILENCE_CUTOFF);
                 let now = started.elapsed().as_millis() as u64;
                 // One frame per tick: the jitter buffer plays out at the caller's cadence.
-                if let Some(f) = jitter.pull(now) {
+                if let Some(f) = jitter.jb.pull(now) {
                     if fresh && media.try_send(Inbound::Audio(f.pcm)).is_err() {
+                        RtpMetrics::add(&rtp_m.frames_dropped, 1);
                         tracing::debug!("call loop behind: frame dropped");
                     }
                 }
@@ -549,6 +584,38 @@ async fn rtp_task(
                 None => frames_open = false,
             },
         }
+    }
+}
+
+/// The call's jitter buffer; when the media task ends (or is aborted) its lost-packet
+/// count goes to `tympan_rtp_packets_lost_total`, over every SSRC the call had.
+struct CountedJitter {
+    jb: JitterBuffer,
+    state: Arc<AppState>,
+    /// Lost packets of the sources before the current one.
+    lost_before: i64,
+    /// Packets received before the current source (the buffer's counter spans sources).
+    received_base: u64,
+}
+
+impl CountedJitter {
+    /// A new SSRC: keep the finished source's loss, restart the timeline.
+    fn reset_source(&mut self) {
+        self.lost_before += self.source_lost();
+        self.received_base = self.jb.stats().received;
+        self.jb.reset();
+    }
+
+    /// Expected minus received for the current source.
+    fn source_lost(&self) -> i64 {
+        self.jb.stats().lost + self.received_base as i64
+    }
+}
+
+impl Drop for CountedJitter {
+    fn drop(&mut self) {
+        let lost = (self.lost_before + self.source_lost()).max(0) as u64;
+        RtpMetrics::add(&self.state.metrics.rtp.lost, lost);
     }
 }
 

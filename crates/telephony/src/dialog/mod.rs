@@ -1,9 +1,10 @@
 //! SIP dialogs (RFC 3261 §12-§15) for a user agent, sans I/O: [`UserAgent`] composes the
 //! transaction layer with INVITE dialogs as UAS and UAC (provisional responses, early
 //! media, 2xx retransmission until ACK, route sets, CSeq and tags, CANCEL, BYE, OPTIONS,
-//! re-INVITE hold, one digest retry on 401/407), REGISTER as a client with refresh, a
+//! re-INVITE hold, one digest retry on 401/407, digest-authenticated inbound INVITEs), REGISTER as a client with refresh, a
 //! digest-authenticated registrar, and REFER blind transfer.
 
+mod invite_auth;
 mod random;
 mod register;
 mod registrar;

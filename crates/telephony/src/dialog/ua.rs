@@ -8,7 +8,7 @@ use thiserror::Error;
 use super::random::Random;
 use super::register::{RegEvent, RegId, Registration};
 use super::registrar::Registrar;
-use crate::digest::{authorize, select_challenge, Credentials};
+use crate::digest::{authorize, select_challenge, Credentials, DigestServer};
 use crate::sdp::{self, Direction, LocalMedia, Negotiated, SdpError};
 use crate::sip::{
     parse_datagram, CSeq, Header, Host, Message, Method, NameAddr, Param, ParseError, Request,
@@ -65,6 +65,8 @@ pub struct IncomingCall {
     pub request_uri: Uri,
     /// The SDP offer, if the INVITE carried one.
     pub offer: Option<Vec<u8>>,
+    /// The digest-authenticated user, when [`UserAgent::set_invite_auth`] is configured.
+    pub user: Option<String>,
 }
 
 /// What the user agent reports about a call.
@@ -274,6 +276,7 @@ pub struct UserAgent {
     pub(super) regs: HashMap<RegId, Registration>,
     pub(super) reg_events: VecDeque<(RegId, RegEvent)>,
     pub(super) registrar: Option<Registrar>,
+    pub(super) invite_auth: Option<DigestServer>,
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -351,6 +354,7 @@ impl UserAgent {
             regs: HashMap::new(),
             reg_events: VecDeque::new(),
             registrar: None,
+            invite_auth: None,
         }
     }
 
@@ -936,6 +940,9 @@ impl UserAgent {
             let _ = self.tl.send_response(tx, r, now_ms);
             return;
         }
+        let Some(user) = self.authorize_invite(tx, &m, now_ms) else {
+            return;
+        };
         let call = self.alloc();
         let mut local = m.to.clone();
         local.set_tag(&self.rng.hex(TOKEN_HEX));
@@ -963,6 +970,7 @@ impl UserAgent {
                 to: m.to.clone(),
                 request_uri,
                 offer,
+                user,
             })),
         );
         self.by_tx.insert(tx, (call, Purpose::Invite));
