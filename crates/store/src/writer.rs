@@ -6,7 +6,7 @@
 //! when a batch is full, when the oldest row is `flush_every` old, on `flush` and on shutdown.
 
 use crate::types::check_call_id;
-use crate::{ActionRow, Batch, CallRow, EventRow, Store, StoreError};
+use crate::{ActionRow, Batch, CallRow, EventRow, SipMessageRow, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub enum Write {
     Events(Vec<EventRow>),
     /// Append actions.
     Actions(Vec<ActionRow>),
+    /// Append SIP trace messages.
+    SipMessages(Vec<SipMessageRow>),
 }
 
 impl Write {
@@ -42,6 +44,7 @@ impl Write {
             Write::Call(_) => 1,
             Write::Events(v) => v.len(),
             Write::Actions(v) => v.len(),
+            Write::SipMessages(v) => v.len(),
         }
     }
 
@@ -50,6 +53,7 @@ impl Write {
             Write::Call(c) => c.check(),
             Write::Events(v) => v.iter().try_for_each(|e| check_call_id(&e.call_id)),
             Write::Actions(v) => v.iter().try_for_each(|a| check_call_id(&a.call_id)),
+            Write::SipMessages(v) => v.iter().try_for_each(|m| check_call_id(&m.call_id)),
         }
     }
 }
@@ -408,6 +412,7 @@ impl Task {
                 Write::Call(c) => batch.calls.push(c),
                 Write::Events(v) => batch.events.extend(v),
                 Write::Actions(v) => batch.actions.extend(v),
+                Write::SipMessages(v) => batch.sip_messages.extend(v),
             }
             if batch.len() >= self.cfg.max_batch {
                 self.commit(std::mem::take(&mut batch)).await;
