@@ -370,7 +370,26 @@ async fn a_played_tone_reaches_baresip_and_its_audio_is_recorded() {
     let mut req = CallRequest::new(format!("sip:baresip@127.0.0.1:{}", p[0]));
     req.play = Some(play);
     req.record = Some(record.clone());
+    // Once the call is up, baresip sends RFC 4733 digit 7.
+    let mut ctrl = _ctrl;
+    let keys = tokio::spawn(async move {
+        wait_for(&mut ctrl, "CALL_ESTABLISHED").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        command(&mut ctrl, "sndcode", "7").await;
+        ctrl
+    });
     let out = call(&srv, req).await;
+    let _ctrl = keys.await.unwrap();
+    assert_eq!(out.digits, "7", "RFC 4733 digit from baresip");
+    let rec = srv.get_json(&format!("/v1/calls/{}", out.call_id)).await;
+    let dtmf: Vec<&Value> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "dtmf")
+        .collect();
+    assert_eq!(dtmf.len(), 1, "{rec}");
+    assert_eq!(dtmf[0]["digit"], "7", "{rec}");
     let shown = serde_json::to_string_pretty(&out).unwrap();
     assert_eq!(out.outcome, Outcome::Answered, "{shown}\n{}", bs.log());
     assert_eq!(out.ended_by, Some("local"), "hung up after --play: {shown}");
@@ -468,4 +487,69 @@ async fn rejected_unanswered_and_unreachable_calls_are_results() {
     let e = place_call(srv.state.clone(), req).await.unwrap_err();
     assert!(e.to_string().contains("--play /nonexistent/greeting.wav"), "{e}");
     let _: Value = json!(null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tympan_calls_tympan_and_both_sides_keep_the_trace() {
+    // The callee: a server answering SIP (inbound shell) on its own store.
+    let callee = server(6, "sip_out_callee").await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sip_addr = sock.local_addr().unwrap();
+    tokio::spawn(tympan_server::transport::sip::serve(
+        sock,
+        callee.state.clone(),
+        std::future::pending::<()>(),
+    ));
+    let caller = server(8, "sip_out_caller").await;
+    let mut req = CallRequest::new(format!("sip:amd@{sip_addr}"));
+    req.timeout = Duration::from_secs(3);
+    let out = call(&caller, req).await;
+    let shown = serde_json::to_string_pretty(&out).unwrap();
+    assert_eq!(out.outcome, Outcome::Answered, "{shown}");
+    assert_eq!(out.ended_by, Some("local"), "BYE at the timeout: {shown}");
+    // The callee's record of the same call (its id is not the Call-ID, which has an `@`).
+    let mut found = None;
+    for _ in 0..100 {
+        let page = callee
+            .state
+            .store
+            .list_calls(&Default::default())
+            .await
+            .unwrap();
+        if let Some(c) = page.calls.into_iter().find(|c| c.state == tympan_store::CallState::Ended) {
+            found = Some(c);
+            break;
+        }
+        let _ = callee.state.writer.flush().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let c = found.expect("the callee recorded the call");
+    assert_eq!(c.platform, "sip");
+    let rec = callee.get_json(&format!("/v1/calls/{}", c.call_id)).await;
+    let lines: Vec<(String, String)> = rec["sip_trace"]
+        .as_array()
+        .expect("sip_trace")
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().unwrap().to_owned(),
+                m["first_line"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let pos = |dir: &str, start: &str| {
+        lines
+            .iter()
+            .position(|(d, l)| d == dir && l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {dir} {start} in {lines:#?}"))
+    };
+    let invite = pos("received", "INVITE sip:amd@");
+    let ok = pos("sent", "SIP/2.0 200");
+    let ack = pos("received", "ACK ");
+    let bye = pos("received", "BYE ");
+    assert!(invite < ok && ok < ack && ack < bye, "{lines:#?}");
+    // Every message carries the dialog's Call-ID.
+    for m in rec["sip_trace"].as_array().unwrap() {
+        assert!(m["text"].as_str().unwrap().contains(&out.sip_call_id), "{m}");
+    }
 }
