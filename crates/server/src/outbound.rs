@@ -429,8 +429,7 @@ pub async fn place_call(
     };
     if let Some(r) = &req.record {
         // Fail before dialing rather than after the call.
-        std::fs::write(r, b"")
-            .map_err(|e| input(format!("--record {}: {e}", r.display())))?;
+        std::fs::write(r, b"").map_err(|e| input(format!("--record {}: {e}", r.display())))?;
     }
     let (host, port) = &route.next_hop;
     let dest = tokio::net::lookup_host((host.as_str(), *port))
@@ -525,7 +524,10 @@ pub async fn place_call(
         recorded_ms: None,
     };
     let deadline = clock + req.timeout;
-    let recording = req.record.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
+    let recording = req
+        .record
+        .as_ref()
+        .map(|_| Arc::new(Mutex::new(Vec::new())));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(16);
     let mut events = state.events.subscribe();
     let on_beep_configured = state.config.on_beep.is_some();
@@ -611,7 +613,8 @@ pub async fn place_call(
                 DialogEvent::Terminated { by_remote } => {
                     dialog_over = true;
                     if let Some(a) = &answered {
-                        out.ended_by.get_or_insert(if by_remote { "remote" } else { "local" });
+                        out.ended_by
+                            .get_or_insert(if by_remote { "remote" } else { "local" });
                         let c = if by_remote {
                             Control::RemoteHangup
                         } else {
@@ -623,9 +626,7 @@ pub async fn place_call(
                 other => tracing::debug!(event = ?other, "outbound dialog event ignored"),
             }
         }
-        let call_done = answered
-            .as_ref()
-            .is_none_or(|a| a.call_task.is_finished());
+        let call_done = answered.as_ref().is_none_or(|a| a.call_task.is_finished());
         if dialog_over && call_done {
             break;
         }
@@ -770,8 +771,7 @@ pub async fn place_call(
         read_record(&state, &call_id, &mut out);
     } else {
         // No call loop ran: record the attempt so its trace has a call.
-        let mut rec =
-            crate::registry::CallRecord::new(call_id.clone(), "sip", RATE, started_unix);
+        let mut rec = crate::registry::CallRecord::new(call_id.clone(), "sip", RATE, started_unix);
         rec.state = "ended";
         rec.ended_at = Some(crate::unix_ms());
         state.writer.send(tympan_store::Write::Call(rec.row()));
@@ -980,7 +980,10 @@ mod tests {
             uri: "sip:h".into(),
             ..t
         };
-        assert!(t.validate("x").unwrap_err().contains("username and password"));
+        assert!(t
+            .validate("x")
+            .unwrap_err()
+            .contains("username and password"));
     }
 
     #[test]

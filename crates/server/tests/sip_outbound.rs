@@ -113,8 +113,8 @@ fn librispeech_speech(data: &Path) -> Vec<f32> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let a = tympan_audio::decode::read_file(&f)
-            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let a =
+            tympan_audio::decode::read_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         out.extend(tympan_audio::resample::resample(&a.downmix(), a.sample_rate, 8000).unwrap());
         if out.len() >= 7 * 8000 {
             break;
@@ -142,7 +142,11 @@ async fn greeting_wav(tail_s: usize) -> (Vec<u8>, u64) {
         Some(d) => librispeech_speech(&d),
         None => espeak_speech().await,
     };
-    assert!(speech.len() > 3 * 8000, "{} samples of speech", speech.len());
+    assert!(
+        speech.len() > 3 * 8000,
+        "{} samples of speech",
+        speech.len()
+    );
     let mut x: Vec<f32> = vec![0.0; 2400];
     x.extend(speech);
     x.extend(std::iter::repeat_n(0.0, 5600));
@@ -252,13 +256,10 @@ async fn server(salt: u16, tag: &str) -> TestServer {
 }
 
 async fn call(srv: &TestServer, req: CallRequest) -> CallOutcome {
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        place_call(srv.state.clone(), req),
-    )
-    .await
-    .expect("the call returns")
-    .expect("the call is attempted")
+    tokio::time::timeout(Duration::from_secs(120), place_call(srv.state.clone(), req))
+        .await
+        .expect("the call returns")
+        .expect("the call is attempted")
 }
 
 /// The first lines of a stored trace, in order.
@@ -286,7 +287,11 @@ async fn calling_a_voicemail_gives_machine_end_beep_and_a_stored_trace() {
     let out = call(&srv, req).await;
     let log = bs.log();
     let shown = serde_json::to_string_pretty(&out).unwrap();
-    assert_eq!(out.outcome, Outcome::Answered, "{shown}\nbaresip log:\n{log}");
+    assert_eq!(
+        out.outcome,
+        Outcome::Answered,
+        "{shown}\nbaresip log:\n{log}"
+    );
     assert_eq!(out.sip_status, 200, "{shown}");
     assert_eq!(
         out.answered_by.as_deref(),
@@ -404,8 +409,8 @@ async fn a_played_tone_reaches_baresip_and_its_audio_is_recorded() {
         .iter()
         .find(|f| f.to_string_lossy().contains("dec"))
         .unwrap_or_else(|| panic!("no decoded recording in {files:?}\n{}", bs.log()));
-    let got = tympan_audio::decode::read_file(dec)
-        .unwrap_or_else(|e| panic!("{}: {e}", dec.display()));
+    let got =
+        tympan_audio::decode::read_file(dec).unwrap_or_else(|e| panic!("{}: {e}", dec.display()));
     let x = tympan_audio::resample::resample(&got.downmix(), got.sample_rate, 8000).unwrap();
     let at_tone = goertzel(&x, TONE_HZ);
     for other in [400.0, 1000.0, 1400.0] {
@@ -445,10 +450,15 @@ async fn rejected_unanswered_and_unreachable_calls_are_results() {
     assert_eq!(out.outcome, Outcome::Rejected, "{shown}\n{}", bs.log());
     assert_eq!(out.sip_status, 486, "{shown}");
     assert_eq!(out.outcome.exit_code(), 3);
-    assert!(out.answered_by.is_none() && out.setup_ms.is_none(), "{shown}");
+    assert!(
+        out.answered_by.is_none() && out.setup_ms.is_none(),
+        "{shown}"
+    );
     let lines = trace_lines(&srv, &out.call_id).await;
     assert!(
-        lines.iter().any(|(d, l)| d == "received" && l.starts_with("SIP/2.0 486")),
+        lines
+            .iter()
+            .any(|(d, l)| d == "received" && l.starts_with("SIP/2.0 486")),
         "{lines:#?}"
     );
     let rec = srv.get_json(&format!("/v1/calls/{}", out.call_id)).await;
@@ -464,7 +474,9 @@ async fn rejected_unanswered_and_unreachable_calls_are_results() {
     assert_eq!(out.sip_status, 487, "{shown}");
     let lines = trace_lines(&srv, &out.call_id).await;
     assert!(
-        lines.iter().any(|(d, l)| d == "sent" && l.starts_with("CANCEL ")),
+        lines
+            .iter()
+            .any(|(d, l)| d == "sent" && l.starts_with("CANCEL ")),
         "{lines:#?}"
     );
 
@@ -485,7 +497,10 @@ async fn rejected_unanswered_and_unreachable_calls_are_results() {
     let mut req = CallRequest::new("sip:x@127.0.0.1");
     req.play = Some(PathBuf::from("/nonexistent/greeting.wav"));
     let e = place_call(srv.state.clone(), req).await.unwrap_err();
-    assert!(e.to_string().contains("--play /nonexistent/greeting.wav"), "{e}");
+    assert!(
+        e.to_string().contains("--play /nonexistent/greeting.wav"),
+        "{e}"
+    );
     let _: Value = json!(null);
 }
 
@@ -516,7 +531,11 @@ async fn tympan_calls_tympan_and_both_sides_keep_the_trace() {
             .list_calls(&Default::default())
             .await
             .unwrap();
-        if let Some(c) = page.calls.into_iter().find(|c| c.state == tympan_store::CallState::Ended) {
+        if let Some(c) = page
+            .calls
+            .into_iter()
+            .find(|c| c.state == tympan_store::CallState::Ended)
+        {
             found = Some(c);
             break;
         }
@@ -550,6 +569,9 @@ async fn tympan_calls_tympan_and_both_sides_keep_the_trace() {
     assert!(invite < ok && ok < ack && ack < bye, "{lines:#?}");
     // Every message carries the dialog's Call-ID.
     for m in rec["sip_trace"].as_array().unwrap() {
-        assert!(m["text"].as_str().unwrap().contains(&out.sip_call_id), "{m}");
+        assert!(
+            m["text"].as_str().unwrap().contains(&out.sip_call_id),
+            "{m}"
+        );
     }
 }

@@ -5,8 +5,8 @@
 use crate::types::{check_call_id, Cursor};
 use crate::{
     redact_url, ActionRow, Batch, CallDetail, CallFilter, CallRow, CallState, EventRow, Page,
-    PruneLimit, PruneReport, Result, SipMessageRow, Store, StoreError, ACQUIRE_TIMEOUT, MAX_EVENTS_LIMIT,
-    POOL_CONNECTIONS, SQLITE_BUSY_TIMEOUT,
+    PruneLimit, PruneReport, Result, SipMessageRow, Store, StoreError, ACQUIRE_TIMEOUT,
+    MAX_EVENTS_LIMIT, POOL_CONNECTIONS, SQLITE_BUSY_TIMEOUT,
 };
 use async_trait::async_trait;
 use serde_json::Value;

@@ -789,11 +789,7 @@ async fn sip_trace_round_trip_and_prune(fx: Fixture) {
     let s = fx.open().await;
     // Trace rows may arrive before their call row (the INVITE precedes the call).
     let ladder = vec![
-        sip(
-            "t1",
-            0,
-            "INVITE sip:bob@127.0.0.1:5062 SIP/2.0",
-        ),
+        sip("t1", 0, "INVITE sip:bob@127.0.0.1:5062 SIP/2.0"),
         sip("t1", 1, "SIP/2.0 100 Trying"),
         sip("t1", 2, "SIP/2.0 200 OK"),
     ];

@@ -59,7 +59,10 @@ fn bad_arguments_exit_with_2_naming_them() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`carrier`") && err.contains("[sip.trunks]"), "{err}");
+    assert!(
+        err.contains("`carrier`") && err.contains("[sip.trunks]"),
+        "{err}"
+    );
     let out = tympan(&[
         "call",
         "sip:a@127.0.0.1",

@@ -101,7 +101,9 @@ fn run_inner(args: CallArgs) -> anyhow::Result<ExitCode> {
                 "{} {} {}{}{}",
                 out.sip_status,
                 out.sip_reason,
-                serde_json::to_value(out.outcome)?.as_str().unwrap_or_default(),
+                serde_json::to_value(out.outcome)?
+                    .as_str()
+                    .unwrap_or_default(),
                 out.answered_by
                     .as_deref()
                     .map(|a| format!(" answered_by={a}"))
