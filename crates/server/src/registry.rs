@@ -226,7 +226,7 @@ pub struct Registry {
 /// What a lookup found.
 pub enum Found {
     /// A live call (copy of its record, `state: "active"`).
-    Live(CallRecord),
+    Live(Box<CallRecord>),
     /// An ended call as stored JSON.
     Ended(Arc<str>),
 }
@@ -286,7 +286,7 @@ impl Registry {
     pub fn get(&self, id: &str) -> Option<Found> {
         let live = lock(&self.live).get(id).cloned();
         if let Some(c) = live {
-            return Some(Found::Live(c.snapshot()));
+            return Some(Found::Live(Box::new(c.snapshot())));
         }
         lock(&self.history).calls.get(id).cloned().map(Found::Ended)
     }
