@@ -21,6 +21,7 @@ pub mod control;
 pub mod ids;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod persist;
 pub mod playback;
 pub mod registry;

@@ -100,13 +100,32 @@ pub struct ErrorBody {
         (status = 401, description = "No or wrong bearer token")))]
 pub async fn get_call(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     match state.calls.get(&id) {
-        Some(Found::Live(r)) => return Json(r).into_response(),
+        Some(Found::Live(mut r)) => {
+            if r.platform == "sip" {
+                match stored_sip_trace(&state, &id).await {
+                    Ok(t) => r.sip_trace = t,
+                    Err(e) => return store_error(e),
+                }
+            }
+            return Json(r).into_response();
+        }
         Some(Found::Ended(json)) => {
+            // A SIP call's trace is in the store, not in the cache (its first messages come
+            // before the call's record exists).
+            if let Ok(mut v) = serde_json::from_str::<Value>(&json) {
+                if v["platform"] == "sip" {
+                    match stored_sip_trace(&state, &id).await {
+                        Ok(t) => v["sip_trace"] = Value::Array(t),
+                        Err(e) => return store_error(e),
+                    }
+                    return Json(v).into_response();
+                }
+            }
             return (
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
                 json.to_string(),
             )
-                .into_response()
+                .into_response();
         }
         None => {}
     }
@@ -134,6 +153,16 @@ pub async fn get_call(State(state): State<Arc<AppState>>, Path(id): Path<String>
             format!("no call `{}` (unknown or pruned)", id.escape_default()),
         ),
     }
+}
+
+/// A call's SIP trace from the store, after the writer committed what is queued.
+async fn stored_sip_trace(state: &AppState, id: &str) -> Result<Vec<Value>, StoreError> {
+    if let Err(e) = state.writer.flush().await {
+        tracing::warn!(error = %e, "store flush before a read failed");
+    }
+    Ok(crate::registry::sip_trace_json(
+        state.store.sip_trace(id).await?,
+    ))
 }
 
 /// One page of `GET /v1/calls`.

@@ -57,6 +57,21 @@ pub struct CallRecord {
     /// What the server did for the call (playback, hang-up), in order.
     #[schema(value_type = Vec<Object>)]
     pub actions: Vec<Value>,
+    /// SIP calls: the SIP messages sent and received for the call, in order, each
+    /// `{idx, at_ms (unix ms), direction: sent|received, peer, first_line, text}` (empty for
+    /// other transports).
+    #[schema(value_type = Vec<Object>)]
+    pub sip_trace: Vec<Value>,
+}
+
+/// A stored SIP trace as `GET /v1/calls/{id}` shows it (`sip_trace`).
+pub fn sip_trace_json(rows: Vec<tympan_store::SipMessageRow>) -> Vec<Value> {
+    rows.into_iter()
+        .map(|m| {
+            serde_json::json!({"idx": m.idx, "at_ms": m.at_ms, "direction": m.direction,
+                               "peer": m.peer, "first_line": m.first_line, "text": m.text})
+        })
+        .collect()
 }
 
 impl CallRecord {
@@ -75,6 +90,7 @@ impl CallRecord {
             events: Vec::new(),
             events_dropped: 0,
             actions: Vec::new(),
+            sip_trace: Vec::new(),
         }
     }
 
@@ -120,6 +136,7 @@ impl CallRecord {
                 .collect(),
             events_dropped: c.events_dropped,
             actions: d.actions.into_iter().map(|a| a.body).collect(),
+            sip_trace: sip_trace_json(d.sip_trace),
         }
     }
 }
@@ -209,7 +226,7 @@ pub struct Registry {
 /// What a lookup found.
 pub enum Found {
     /// A live call (copy of its record, `state: "active"`).
-    Live(CallRecord),
+    Live(Box<CallRecord>),
     /// An ended call as stored JSON.
     Ended(Arc<str>),
 }
@@ -269,7 +286,7 @@ impl Registry {
     pub fn get(&self, id: &str) -> Option<Found> {
         let live = lock(&self.live).get(id).cloned();
         if let Some(c) = live {
-            return Some(Found::Live(c.snapshot()));
+            return Some(Found::Live(Box::new(c.snapshot())));
         }
         lock(&self.history).calls.get(id).cloned().map(Found::Ended)
     }

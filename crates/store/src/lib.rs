@@ -16,7 +16,7 @@ mod writer;
 pub use error::StoreError;
 pub use types::{
     ActionRow, Batch, CallDetail, CallFilter, CallRow, CallState, EventRow, Page, PruneLimit,
-    PruneReport,
+    PruneReport, SipMessageRow,
 };
 pub use writer::{Write, Writer, WriterConfig, WriterMetrics};
 
@@ -127,7 +127,20 @@ pub trait Store: Send + Sync + 'static {
         .await
     }
 
-    /// A call with its events (in `seq` order) and actions (in `idx` order).
+    /// Append SIP trace messages (their `idx` is assigned by the caller, per call).
+    async fn append_sip_messages(&self, messages: &[SipMessageRow]) -> Result<()> {
+        self.write_batch(&Batch {
+            sip_messages: messages.to_vec(),
+            ..Batch::default()
+        })
+        .await
+    }
+
+    /// A call's SIP trace in `idx` order (empty when it has none). Messages may be stored
+    /// before their call's row is.
+    async fn sip_trace(&self, call_id: &str) -> Result<Vec<SipMessageRow>>;
+
+    /// A call with its events (in `seq` order), actions (in `idx` order) and SIP trace.
     async fn get_call(&self, call_id: &str) -> Result<Option<CallDetail>>;
 
     /// Calls newest first (by `started_at`, then `call_id`), filtered, one page at a time.

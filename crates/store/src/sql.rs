@@ -5,8 +5,8 @@
 use crate::types::{check_call_id, Cursor};
 use crate::{
     redact_url, ActionRow, Batch, CallDetail, CallFilter, CallRow, CallState, EventRow, Page,
-    PruneLimit, PruneReport, Result, Store, StoreError, ACQUIRE_TIMEOUT, MAX_EVENTS_LIMIT,
-    POOL_CONNECTIONS, SQLITE_BUSY_TIMEOUT,
+    PruneLimit, PruneReport, Result, SipMessageRow, Store, StoreError, ACQUIRE_TIMEOUT,
+    MAX_EVENTS_LIMIT, POOL_CONNECTIONS, SQLITE_BUSY_TIMEOUT,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -116,6 +116,7 @@ struct Prepared {
     calls: Vec<CallRow>,
     events: Vec<(EventRow, String)>,
     actions: Vec<(ActionRow, String)>,
+    sip_messages: Vec<SipMessageRow>,
 }
 
 fn prepare(b: &Batch) -> Result<Prepared> {
@@ -151,10 +152,19 @@ fn prepare(b: &Batch) -> Result<Prepared> {
             actions.push((a.clone(), json_text(&a.body)));
         }
     }
+    let mut keys = HashSet::new();
+    let mut sip_messages = Vec::with_capacity(b.sip_messages.len());
+    for m in &b.sip_messages {
+        check_call_id(&m.call_id)?;
+        if keys.insert((m.call_id.as_str(), m.idx)) {
+            sip_messages.push(m.clone());
+        }
+    }
     Ok(Prepared {
         calls,
         events,
         actions,
+        sip_messages,
     })
 }
 
@@ -239,6 +249,22 @@ macro_rules! impl_store {
                 })
             }
 
+            fn sip_message_from_row(r: &<$db as sqlx::Database>::Row) -> Result<SipMessageRow> {
+                let get = |e: sqlx::Error| StoreError::Query {
+                    op: "decode sip message",
+                    source: e,
+                };
+                Ok(SipMessageRow {
+                    call_id: r.try_get("call_id").map_err(get)?,
+                    idx: r.try_get("idx").map_err(get)?,
+                    at_ms: r.try_get("at_ms").map_err(get)?,
+                    direction: r.try_get("direction").map_err(get)?,
+                    peer: r.try_get("peer").map_err(get)?,
+                    first_line: r.try_get("first_line").map_err(get)?,
+                    text: r.try_get("text").map_err(get)?,
+                })
+            }
+
             /// Delete ended calls at or before `cut` in the newest-first order's reverse
             /// (i.e. `(started_at, call_id) <= cut`), with their events and actions.
             async fn delete_ended_up_to(
@@ -263,6 +289,12 @@ macro_rules! impl_store {
                         .await
                         .map_err(StoreError::query("prune"))?
                         .rows_affected();
+                sqlx::query(&format!("DELETE FROM sip_messages WHERE call_id IN ({OLD})"))
+                    .bind(cut.started_at)
+                    .bind(&cut.call_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::query("prune"))?;
                 let calls = sqlx::query(
                     "DELETE FROM calls WHERE state = 'ended' AND \
                      (started_at < $1 OR (started_at = $1 AND call_id <= $2))",
@@ -398,6 +430,50 @@ macro_rules! impl_store {
                         *added.entry(a.call_id.clone()).or_default() += body.len() as i64;
                     }
                 }
+                for chunk in p.sip_messages.chunks(ROWS_PER_INSERT) {
+                    let ids: HashSet<&str> = chunk.iter().map(|m| m.call_id.as_str()).collect();
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT call_id, idx FROM sip_messages WHERE call_id IN (",
+                    );
+                    let mut list = qb.separated(", ");
+                    for id in &ids {
+                        list.push_bind(id.to_string());
+                    }
+                    qb.push(")");
+                    let stored: HashSet<(String, i64)> = qb
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(q("write_batch: sip_messages"))?
+                        .iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+                        .collect::<Result<_, sqlx::Error>>()
+                        .map_err(q("write_batch: sip_messages"))?;
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO sip_messages \
+                         (call_id, idx, at_ms, direction, peer, first_line, text) ",
+                    );
+                    qb.push_values(chunk, |mut r, m| {
+                        r.push_bind(m.call_id.clone())
+                            .push_bind(m.idx)
+                            .push_bind(m.at_ms)
+                            .push_bind(m.direction.clone())
+                            .push_bind(m.peer.clone())
+                            .push_bind(m.first_line.clone())
+                            .push_bind(m.text.clone());
+                    });
+                    qb.push(" ON CONFLICT (call_id, idx) DO NOTHING");
+                    qb.build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("write_batch: sip_messages"))?;
+                    for m in chunk
+                        .iter()
+                        .filter(|m| !stored.contains(&(m.call_id.clone(), m.idx)))
+                    {
+                        *added.entry(m.call_id.clone()).or_default() += m.payload_len() as i64;
+                    }
+                }
                 let mut added: Vec<(String, i64)> = added.into_iter().collect();
                 added.sort(); // a fixed lock order between concurrent writers
                 for chunk in added.chunks(ROWS_PER_INSERT) {
@@ -465,11 +541,27 @@ macro_rules! impl_store {
                 .iter()
                 .map(Self::action_from_row)
                 .collect::<Result<Vec<_>>>()?;
+                let sip_trace = self.sip_trace(call_id).await?;
                 Ok(Some(CallDetail {
                     call,
                     events,
                     actions,
+                    sip_trace,
                 }))
+            }
+
+            async fn sip_trace(&self, call_id: &str) -> Result<Vec<SipMessageRow>> {
+                sqlx::query(
+                    "SELECT call_id, idx, at_ms, direction, peer, first_line, text \
+                     FROM sip_messages WHERE call_id = $1 ORDER BY idx",
+                )
+                .bind(call_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("sip_trace"))?
+                .iter()
+                .map(Self::sip_message_from_row)
+                .collect()
             }
 
             async fn list_calls(&self, f: &CallFilter) -> Result<Page> {

@@ -110,6 +110,32 @@ pub struct ActionRow {
     pub body: Value,
 }
 
+/// One SIP message of a call's trace (its ladder).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SipMessageRow {
+    /// The call it belongs to.
+    pub call_id: String,
+    /// Position in the call's trace, from 0.
+    pub idx: i64,
+    /// When it was sent or received, unix ms.
+    pub at_ms: i64,
+    /// `sent` or `received`.
+    pub direction: String,
+    /// The other end, `ip:port`.
+    pub peer: String,
+    /// The request or status line.
+    pub first_line: String,
+    /// The whole message as text (invalid UTF-8 replaced).
+    pub text: String,
+}
+
+impl SipMessageRow {
+    /// Bytes of payload it stores (what `prune` counts).
+    pub(crate) fn payload_len(&self) -> usize {
+        self.direction.len() + self.peer.len() + self.first_line.len() + self.text.len()
+    }
+}
+
 /// A call with everything recorded for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallDetail {
@@ -119,6 +145,9 @@ pub struct CallDetail {
     pub events: Vec<EventRow>,
     /// Its actions in `idx` order.
     pub actions: Vec<ActionRow>,
+    /// Its SIP trace in `idx` order (empty for calls that did not come over SIP).
+    #[serde(default)]
+    pub sip_trace: Vec<SipMessageRow>,
 }
 
 /// Rows written in one transaction.
@@ -130,12 +159,14 @@ pub struct Batch {
     pub events: Vec<EventRow>,
     /// Actions to append.
     pub actions: Vec<ActionRow>,
+    /// SIP trace messages to append.
+    pub sip_messages: Vec<SipMessageRow>,
 }
 
 impl Batch {
     /// Rows in the batch.
     pub fn len(&self) -> usize {
-        self.calls.len() + self.events.len() + self.actions.len()
+        self.calls.len() + self.events.len() + self.actions.len() + self.sip_messages.len()
     }
 
     /// True when there is nothing to write.

@@ -8,7 +8,7 @@
 //! and on shutdown.
 
 use crate::types::check_call_id;
-use crate::{ActionRow, Batch, CallRow, EventRow, Store, StoreError};
+use crate::{ActionRow, Batch, CallRow, EventRow, SipMessageRow, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -35,6 +35,8 @@ pub enum Write {
     Events(Vec<EventRow>),
     /// Append actions.
     Actions(Vec<ActionRow>),
+    /// Append SIP trace messages.
+    SipMessages(Vec<SipMessageRow>),
 }
 
 impl Write {
@@ -44,6 +46,7 @@ impl Write {
             Write::Call(_) => 1,
             Write::Events(v) => v.len(),
             Write::Actions(v) => v.len(),
+            Write::SipMessages(v) => v.len(),
         }
     }
 
@@ -52,6 +55,7 @@ impl Write {
             Write::Call(c) => c.check(),
             Write::Events(v) => v.iter().try_for_each(|e| check_call_id(&e.call_id)),
             Write::Actions(v) => v.iter().try_for_each(|a| check_call_id(&a.call_id)),
+            Write::SipMessages(v) => v.iter().try_for_each(|m| check_call_id(&m.call_id)),
         }
     }
 }
@@ -412,6 +416,7 @@ impl Task {
                 Write::Call(c) => batch.calls.push(c),
                 Write::Events(v) => batch.events.extend(v),
                 Write::Actions(v) => batch.actions.extend(v),
+                Write::SipMessages(v) => batch.sip_messages.extend(v),
             }
             if batch.len() >= self.cfg.max_batch {
                 self.commit(std::mem::take(&mut batch)).await;

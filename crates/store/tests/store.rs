@@ -579,6 +579,9 @@ impl Store for Recorder {
     async fn get_call(&self, id: &str) -> Result<Option<CallDetail>> {
         self.inner.get_call(id).await
     }
+    async fn sip_trace(&self, id: &str) -> Result<Vec<SipMessageRow>> {
+        self.inner.sip_trace(id).await
+    }
     async fn list_calls(&self, f: &CallFilter) -> Result<Page> {
         self.inner.list_calls(f).await
     }
@@ -783,6 +786,66 @@ async fn bad_configs_are_named() {
     assert!(e.to_string().contains(SQLITE_FILE), "{e}");
 }
 
+fn sip(id: &str, idx: i64, first_line: &str) -> SipMessageRow {
+    SipMessageRow {
+        call_id: id.into(),
+        idx,
+        at_ms: 1_700_000_000_000 + idx * 20,
+        direction: if idx % 2 == 0 { "sent" } else { "received" }.into(),
+        peer: "127.0.0.1:5062".into(),
+        first_line: first_line.into(),
+        text: format!("{first_line}\r\nCall-ID: ü-{id}\r\nContent-Length: 0\r\n\r\n"),
+    }
+}
+
+async fn sip_trace_round_trip_and_prune(fx: Fixture) {
+    let s = fx.open().await;
+    // Trace rows may arrive before their call row (the INVITE precedes the call).
+    let ladder = vec![
+        sip("t1", 0, "INVITE sip:bob@127.0.0.1:5062 SIP/2.0"),
+        sip("t1", 1, "SIP/2.0 100 Trying"),
+        sip("t1", 2, "SIP/2.0 200 OK"),
+    ];
+    s.append_sip_messages(&ladder[..2]).await.unwrap();
+    s.upsert_call(&ended("t1", 10, "machine_end_beep"))
+        .await
+        .unwrap();
+    let (_, before) = s.totals().await.unwrap();
+    // A replayed row is skipped (and not counted twice), a new one appended, out of order.
+    s.write_batch(&Batch {
+        sip_messages: vec![ladder[2].clone(), ladder[1].clone()],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let (_, after) = s.totals().await.unwrap();
+    let m = &ladder[2];
+    let len = m.direction.len() + m.peer.len() + m.first_line.len() + m.text.len();
+    assert_eq!(after - before, len as u64, "only the new row is counted");
+    s.append_sip_messages(&[sip("t2", 0, "OPTIONS sip:x SIP/2.0")])
+        .await
+        .unwrap();
+    let d = s.get_call("t1").await.unwrap().unwrap();
+    assert_eq!(d.sip_trace, ladder);
+    assert_eq!(s.sip_trace("t1").await.unwrap(), ladder);
+    assert!(s.sip_trace("none").await.unwrap().is_empty());
+    // Bad ids are named.
+    let e = s
+        .append_sip_messages(&[sip("", 0, "BYE x SIP/2.0")])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("call_id"), "{e}");
+    // Pruning the call deletes its trace.
+    s.prune(&PruneLimit {
+        keep_calls: Some(0),
+        keep_bytes: None,
+    })
+    .await
+    .unwrap();
+    assert!(s.get_call("t1").await.unwrap().is_none());
+    assert!(s.sip_trace("t1").await.unwrap().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 
 macro_rules! on_both_backends {
@@ -823,4 +886,5 @@ on_both_backends!(
     writer_batches_and_flushes,
     writer_commits_on_its_own,
     writer_counts_drops_and_failures,
+    sip_trace_round_trip_and_prune,
 );

@@ -32,6 +32,8 @@ enum Command {
     Tones(cmd::tones::TonesArgs),
     /// Run the HTTP/websocket server (live answering-machine detection).
     Serve(cmd::serve::ServeArgs),
+    /// Place one outbound SIP call (AMD on its audio), print the result, exit with its code.
+    Call(Box<cmd::call::CallArgs>),
     /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
     Loadtest(Box<cmd::loadtest::LoadtestArgs>),
 }
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Tones(a) => cmd::tones::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Loadtest(a) => cmd::loadtest::run(*a),
+        Command::Call(a) => return cmd::call::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,5 +4,6 @@
 pub mod audiosocket;
 pub mod sip;
 pub mod sip_auth;
+pub mod sip_trace;
 pub mod twilio;
 pub mod vonage;

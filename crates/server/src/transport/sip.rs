@@ -37,6 +37,8 @@ use tympan_telephony::sdp::{Codec, LocalMedia, Negotiated};
 use tympan_telephony::sip::ParseError;
 use tympan_telephony::transaction::Transport;
 
+use super::sip_trace::{Direction, SipTracer};
+
 /// Sample rate of G.711 calls.
 pub const RATE: u32 = 8000;
 /// Default first port of the RTP range.
@@ -70,6 +72,8 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// `[sip.auth]`: digest credentials required on inbound INVITEs (none = open).
     pub auth: Option<super::sip_auth::SipAuthConfig>,
+    /// Trunks for outbound calls (`tympan call --trunk NAME`), by name.
+    pub trunks: std::collections::BTreeMap<String, crate::outbound::Trunk>,
 }
 
 impl Default for SipConfig {
@@ -80,6 +84,7 @@ impl Default for SipConfig {
             rtp_port_max: DEFAULT_RTP_PORT_MAX,
             max_calls: DEFAULT_MAX_CALLS,
             auth: None,
+            trunks: Default::default(),
         }
     }
 }
@@ -99,12 +104,15 @@ impl SipConfig {
         if let Some(a) = &self.auth {
             a.validate()?;
         }
+        for (name, t) in &self.trunks {
+            t.validate(name)?;
+        }
         Ok(())
     }
 }
 
 /// Randomness for tags, branches and SSRCs, from the OS (through UUID v4).
-struct OsRandom;
+pub(crate) struct OsRandom;
 
 impl Random for OsRandom {
     fn next_u64(&mut self) -> u64 {
@@ -113,26 +121,26 @@ impl Random for OsRandom {
 }
 
 /// Requests from call tasks to the signalling task.
-enum Command {
+pub(crate) enum Command {
     /// Hang up (BYE, or nothing when the dialog already ended).
     Hangup(CallId),
 }
 
 /// What the signalling task tells a call.
-enum Control {
+pub(crate) enum Control {
     RemoteHangup,
     Ended,
 }
 
 /// Hands out RTP ports from the configured range, round robin, even ports only.
-struct PortPool {
+pub(crate) struct PortPool {
     min: u16,
     max: u16,
     next: u16,
 }
 
 impl PortPool {
-    fn new(cfg: &SipConfig) -> Self {
+    pub(crate) fn new(cfg: &SipConfig) -> Self {
         let min = cfg.rtp_port_min + cfg.rtp_port_min % 2;
         PortPool {
             min,
@@ -142,7 +150,7 @@ impl PortPool {
     }
 
     /// Binds the next free port of the range on `ip`.
-    async fn bind(&mut self, ip: IpAddr) -> std::io::Result<UdpSocket> {
+    pub(crate) async fn bind(&mut self, ip: IpAddr) -> std::io::Result<UdpSocket> {
         let span = (u32::from(self.max.saturating_sub(self.min)) / 2 + 1) as usize;
         let mut last = None;
         for _ in 0..span {
@@ -255,6 +263,7 @@ pub async fn serve(
     let started = Instant::now();
     let now_ms = move || started.elapsed().as_millis() as u64;
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut tracer = SipTracer::new(state.writer.clone());
     tokio::pin!(stop);
     let mut stopping = false;
     loop {
@@ -263,6 +272,7 @@ pub async fn serve(
         loop {
             while let Some(t) = ua.poll_transmit() {
                 let bytes = t.message.to_bytes();
+                tracer.record(Direction::Sent, t.dest, &bytes, crate::unix_ms());
                 if let Err(e) = socket.send_to(&bytes, t.dest).await {
                     tracing::warn!(error = %e, dest = %t.dest, "sip send failed");
                 }
@@ -277,6 +287,7 @@ pub async fn serve(
                 &mut ports,
                 &mut legs,
                 &cmd_tx,
+                &mut tracer,
                 local,
                 call,
                 ev,
@@ -308,9 +319,11 @@ pub async fn serve(
                     if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ')) {
                         continue; // keep-alive
                     }
+                    tracer.record(Direction::Received, from, bytes, crate::unix_ms());
                     if let Err(e) = ua.handle_datagram(bytes, from, Transport::Udp, now_ms()) {
                         tracing::warn!(%from, error = %e, "malformed SIP message");
                         if let Some(resp) = error_response(bytes, &e) {
+                            tracer.record(Direction::Sent, from, &resp, crate::unix_ms());
                             let _ = socket.send_to(&resp, from).await;
                         }
                     }
@@ -342,6 +355,7 @@ async fn on_event(
     ports: &mut PortPool,
     legs: &mut HashMap<CallId, Leg>,
     cmd_tx: &mpsc::Sender<Command>,
+    tracer: &mut SipTracer,
     local: SocketAddr,
     call: CallId,
     ev: DialogEvent,
@@ -406,6 +420,7 @@ async fn on_event(
             let call_id = crate::ids::validate_id("Call-ID", &sip_call_id)
                 .map(|()| sip_call_id.clone())
                 .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+            tracer.bind(&sip_call_id, &call_id);
             tracing::info!(%call_id, from = %inc.from.uri, codec = ?negotiated.codec,
                            remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
                            rtp_port, "SIP call answered");
@@ -488,7 +503,7 @@ fn spawn_call(
 /// Owns the RTP socket: receives (symmetric RTP: the latest source becomes the
 /// destination), decodes through the jitter buffer at a 20 ms cadence, reports RFC 4733
 /// digits, and sends playback frames.
-async fn rtp_task(
+pub(crate) async fn rtp_task(
     state: Arc<AppState>,
     sock: Arc<UdpSocket>,
     mut remote: SocketAddr,
@@ -619,9 +634,9 @@ impl Drop for CountedJitter {
     }
 }
 
-struct SipIn {
-    media: mpsc::Receiver<Inbound>,
-    control: mpsc::Receiver<Control>,
+pub(crate) struct SipIn {
+    pub(crate) media: mpsc::Receiver<Inbound>,
+    pub(crate) control: mpsc::Receiver<Control>,
 }
 
 impl MediaIn for SipIn {
@@ -638,10 +653,10 @@ impl MediaIn for SipIn {
 }
 
 #[derive(Clone)]
-struct SipOut {
-    call: CallId,
-    frames: mpsc::Sender<Vec<i16>>,
-    cmd: mpsc::Sender<Command>,
+pub(crate) struct SipOut {
+    pub(crate) call: CallId,
+    pub(crate) frames: mpsc::Sender<Vec<i16>>,
+    pub(crate) cmd: mpsc::Sender<Command>,
 }
 
 impl MediaOut for SipOut {

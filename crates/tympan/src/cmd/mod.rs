@@ -4,6 +4,7 @@ pub mod amd;
 pub mod amd_bench;
 pub mod amd_train;
 pub mod audio;
+pub mod call;
 pub mod dtmf;
 pub mod features;
 pub mod loadtest;
