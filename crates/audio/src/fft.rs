@@ -40,7 +40,7 @@ impl RealFft {
     /// callers use powers of two).
     pub fn new(n: usize) -> Self {
         assert!(
-            n >= 4 && n % 4 == 0,
+            n >= 4 && n.is_multiple_of(4),
             "real FFT length {n} is not a multiple of 4"
         );
         let fft = FftPlanner::<f32>::new().plan_fft_forward(n / 2);
