@@ -41,10 +41,7 @@
 //! `min_duration_ms`. Start and end are placed on a 2 ms energy envelope. The event is emitted
 //! `max_gap_ms` plus one hop (≈ 66 ms by default) after the tone stops.
 
-use std::sync::Arc;
-
-use realfft::{RealFftPlanner, RealToComplex};
-
+use crate::fft::RealFft;
 use crate::goertzel::{check_sample_rate, clean, first_max, sum_lanes, sum_squares, Envelope};
 use crate::synth::{amplitude_to_dbm0, FULL_SCALE_SINE_DBM0};
 use crate::AudioError;
@@ -175,7 +172,7 @@ pub struct BeepDetector {
     hop: usize,
     window: Vec<f32>,
     win_pow: f64,
-    fft: Arc<dyn RealToComplex<f32>>,
+    fft: RealFft,
     /// The newest `n` samples as of the last hop, oldest first (zeros before the stream start).
     buf: Vec<f32>,
     /// Samples received since the last hop (fewer than `hop`), already cleaned.
@@ -194,7 +191,6 @@ pub struct BeepDetector {
     frame_idx: u64,
     scratch_in: Vec<f32>,
     scratch_out: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
     power: Vec<f64>,
     env: Envelope,
     cur: Option<Seg>,
@@ -241,10 +237,9 @@ impl BeepDetector {
             .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
             .collect();
         let win_pow = window.iter().map(|&w| (w as f64) * (w as f64)).sum();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        let scratch_in = fft.make_input_vec();
-        let scratch_out = fft.make_output_vec();
-        let scratch = fft.make_scratch_vec();
+        let fft = RealFft::new(n);
+        let scratch_in = vec![0.0; n];
+        let scratch_out = vec![Default::default(); fft.spectrum_len()];
         let sub = (sample_rate / 500) as usize;
         let (min_window_energy, min_windowed_energy, min_recent_ms) =
             precheck_bounds(&config, sample_rate, n, win_pow);
@@ -269,7 +264,6 @@ impl BeepDetector {
             frame_idx: 0,
             scratch_in,
             scratch_out,
-            scratch,
             power: vec![0.0; n / 2 + 1],
             env: Envelope::new(sub, (2 * n) / sub + 8),
             cur: None,
@@ -372,13 +366,7 @@ impl BeepDetector {
             }
             return None;
         }
-        self.fft
-            .process_with_scratch(
-                &mut self.scratch_in,
-                &mut self.scratch_out,
-                &mut self.scratch,
-            )
-            .ok()?;
+        self.fft.process(&self.scratch_in, &mut self.scratch_out);
         let bins = self.power.len().min(self.scratch_out.len());
         let (power, spec) = (&mut self.power[..bins], &self.scratch_out[..bins]);
         for k in 0..bins {

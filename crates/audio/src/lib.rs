@@ -7,6 +7,7 @@ pub mod decimate;
 pub mod decode;
 pub mod dtmf;
 pub mod features;
+pub mod fft;
 pub mod g711;
 pub mod goertzel;
 pub mod levels;

@@ -2,10 +2,9 @@
 //! [`ANALYSIS_MS`] per 10 ms hop, the power in each of the [`BAND_EDGES_HZ`] bands, and the
 //! 200–4000 Hz bin powers the tone and steadiness tests read.
 
-use std::sync::Arc;
-
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+
+use crate::fft::RealFft;
 
 use super::{ANALYSIS_MS, BAND_EDGES_HZ};
 
@@ -16,10 +15,9 @@ pub(super) struct BandAnalyzer {
     pos: usize,
     /// Samples written so far, up to the ring's length.
     seen: usize,
-    fft: Arc<dyn RealToComplex<f32>>,
+    fft: RealFft,
     fft_in: Vec<f32>,
     fft_out: Vec<Complex<f32>>,
-    fft_scratch: Vec<Complex<f32>>,
     window: Vec<f32>,
     /// Σ window².
     wsum2: f64,
@@ -39,7 +37,7 @@ impl BandAnalyzer {
     /// An analyzer for audio at `fs` Hz.
     pub(super) fn new(fs: f64) -> Self {
         let nfft = ((fs * ANALYSIS_MS / 1000.0) as usize).next_power_of_two();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(nfft);
+        let fft = RealFft::new(nfft);
         let window: Vec<f32> = (0..nfft)
             .map(|i| {
                 (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / nfft as f64).cos()) as f32
@@ -65,9 +63,8 @@ impl BandAnalyzer {
             ring: vec![0.0; nfft],
             pos: 0,
             seen: 0,
-            fft_in: fft.make_input_vec(),
-            fft_out: fft.make_output_vec(),
-            fft_scratch: fft.make_scratch_vec(),
+            fft_in: vec![0.0; nfft],
+            fft_out: vec![Complex::new(0.0, 0.0); fft.spectrum_len()],
             fft,
             window,
             wsum2,
@@ -106,9 +103,8 @@ impl BandAnalyzer {
         self.seen = (self.seen + n).min(self.ring.len());
     }
 
-    /// FFT of the last [`ANALYSIS_MS`] and band powers into `power` (one per band). False if
-    /// the FFT failed (nothing written).
-    pub(super) fn analyse(&mut self, power: &mut [f64]) -> bool {
+    /// FFT of the last [`ANALYSIS_MS`] and band powers into `power` (one per band).
+    pub(super) fn analyse(&mut self, power: &mut [f64]) {
         let n = self.ring.len();
         // The ring holds the oldest samples from `pos` on, then the newest before it.
         let (newest, oldest) = self.ring.split_at(self.pos);
@@ -119,13 +115,7 @@ impl BandAnalyzer {
         for ((d, &x), &w) in self.fft_in[n - self.pos..].iter_mut().zip(newest).zip(w2) {
             *d = x * w;
         }
-        if self
-            .fft
-            .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
-            .is_err()
-        {
-            return false;
-        }
+        self.fft.process(&self.fft_in, &mut self.fft_out);
         // Until the window is full, scale up for the part still empty (the stream start).
         let mut scale = self.bin_scale;
         if self.seen < n {
@@ -142,7 +132,6 @@ impl BandAnalyzer {
                 .sum();
             *p = s as f64 * scale;
         }
-        true
     }
 
     /// The bin powers over 200–4000 Hz of the last [`Self::analyse`] into `out` (unscaled).

@@ -332,13 +332,10 @@ impl Vad {
         self.hop_start = self.acc_n;
         let j = self.acc_n * self.hops / self.frame + 1;
         self.next_hop = self.frame * j / self.hops;
-        let snr = if self.band.analyse(&mut self.power) {
-            self.band.tone_spectrum(self.music.begin_hop());
-            self.music.end_hop();
-            self.noise.update(&self.power, level, self.prev_speech)
-        } else {
-            0.0
-        };
+        self.band.analyse(&mut self.power);
+        self.band.tone_spectrum(self.music.begin_hop());
+        self.music.end_hop();
+        let snr = self.noise.update(&self.power, level, self.prev_speech);
         self.snr_sum += snr;
         self.prev_speech = snr >= self.snr_thr_db && level >= self.abs_min_db;
     }

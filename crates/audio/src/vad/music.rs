@@ -76,8 +76,12 @@ impl MusicTracker {
         let mut quads = now.chunks_exact(4).zip(then.chunks_exact(4));
         for (a, b) in &mut quads {
             for j in 0..4 {
-                lo4[j] += a[j].min(b[j]);
-                hi4[j] += a[j].max(b[j]);
+                // `min`/`max` by comparison (bin powers are never NaN): the same values, in
+                // packed min/max instructions
+                let (x, y) = (a[j], b[j]);
+                let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+                lo4[j] += lo;
+                hi4[j] += hi;
             }
         }
         let tail = now.len() / 4 * 4;
