@@ -25,10 +25,10 @@
 //!
 //! One exemption, known gaps of the user agent found by this target (reported to its owner):
 //! an outbound call we hung up before its final response stays forever when the peer never
-//! sends one: (a) after a 100 Trying only, the deferred CANCEL is never sent (the UA waits
-//! for a 101-199, but the transaction already stopped Timer B), and (b) after a CANCEL, no
-//! RFC 3261 §9.1 give-up 64*T1 later. [`UA_KEEPS_UNANSWERED_CANCELLED_INVITES`] names it;
-//! set it to `false` once fixed.
+//! sends one: after a CANCEL there is no RFC 3261 §9.1 give-up 64*T1 later.
+//! [`UA_KEEPS_UNANSWERED_CANCELLED_INVITES`] names it; set it to `false` once fixed. (A
+//! second half of this gap, the deferred CANCEL never sent after a 100 Trying only, is fixed:
+//! any 1xx lets it go.)
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};

@@ -1259,8 +1259,11 @@ impl UserAgent {
             return;
         }
         if code < 200 {
+            // Any provisional, 100 Trying included, lets a pending CANCEL go (§9.1): after a
+            // 1xx the transaction no longer runs Timer B, so waiting for a 101-199 that may
+            // never come would keep the call forever.
+            d.provisional_seen = true;
             if code > 100 {
-                d.provisional_seen = true;
                 if d.state == DialogState::Calling && m.to.tag().is_some() {
                     d.state = DialogState::Early;
                     d.remote = m.to.clone();
