@@ -53,17 +53,25 @@ impl Baresip {
     }
 }
 
-/// `n` distinct loopback ports free for both UDP and TCP.
+/// `n` distinct loopback ports free for both UDP and TCP, each with the next port free for
+/// TCP.
 fn free_ports(n: usize) -> Vec<u16> {
     let mut held = Vec::new();
     let mut ports = Vec::new();
     while ports.len() < n {
         let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = t.local_addr().unwrap().port();
-        if let Ok(u) = std::net::UdpSocket::bind(("127.0.0.1", port)) {
-            ports.push(port);
-            held.push((t, u));
-        }
+        // baresip also binds SIP/TLS on the next port: keep it free too (and held, so it is
+        // never handed out as another of these ports).
+        let (Ok(u), Some(Ok(tls))) = (
+            std::net::UdpSocket::bind(("127.0.0.1", port)),
+            port.checked_add(1)
+                .map(|next| std::net::TcpListener::bind(("127.0.0.1", next))),
+        ) else {
+            continue;
+        };
+        ports.push(port);
+        held.push((t, u, tls));
     }
     ports
 }
