@@ -79,7 +79,8 @@ fn free_ports(n: usize) -> Vec<u16> {
 /// A block of 20 even RTP ports per test and side, away from the ephemeral range and from
 /// the other SIP tests' blocks.
 fn rtp_block(salt: u16) -> u16 {
-    let base = 40_000 + (std::process::id() as u16 % 400) * 200 % 20_000 + salt * 20;
+    // In u32: (pid % 400) * 200 overflows a u16 for most process ids.
+    let base = 40_000 + ((std::process::id() % 400) * 200 % 20_000) as u16 + salt * 20;
     base & !1
 }
 
