@@ -6,12 +6,14 @@
 
 mod common;
 
+use common::baresip::{free_ports, Baresip};
+
 use common::*;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,52 +23,6 @@ use tympan_server::{AppState, Listeners};
 /// Where the beep starts in the synthesised file, relative to its start, is computed; this
 /// is its length.
 const BEEP_MS: usize = 600;
-
-/// Kills baresip and removes its directory when the test ends, passed or failed.
-struct Baresip {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("TYMPAN_KEEP_BARESIP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Baresip {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
-    }
-}
-
-/// `n` distinct loopback ports free for both UDP and TCP (baresip's `sip_listen` binds
-/// both), each with the next port free for TCP (baresip's SIP/TLS); the sockets are held
-/// until all are chosen so no port is handed out twice.
-fn free_ports(n: usize) -> Vec<u16> {
-    let mut held = Vec::new();
-    let mut ports = Vec::new();
-    while ports.len() < n {
-        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = t.local_addr().unwrap().port();
-        // baresip also binds SIP/TLS on the next port: keep it free too (and held, so it is
-        // never handed out as another of these ports).
-        let (Ok(u), Some(Ok(tls))) = (
-            std::net::UdpSocket::bind(("127.0.0.1", port)),
-            port.checked_add(1)
-                .map(|next| std::net::TcpListener::bind(("127.0.0.1", next))),
-        ) else {
-            continue;
-        };
-        ports.push(port);
-        held.push((t, u, tls));
-    }
-    ports
-}
 
 /// A start for a block of 20 even RTP ports, away from the ephemeral range.
 fn rtp_block(salt: u16) -> u16 {

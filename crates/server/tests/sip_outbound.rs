@@ -16,10 +16,12 @@
 
 mod common;
 
+use common::baresip::{free_ports, Baresip};
+
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,51 +32,6 @@ use tympan_server::outbound::{place_call, CallOutcome, CallRequest, Outcome};
 const BEEP_MS: usize = 600;
 /// Frequency of the tone Tympan plays to baresip, Hz.
 const TONE_HZ: f32 = 700.0;
-
-/// Kills baresip and removes its directory when the test ends, passed or failed.
-struct Baresip {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("TYMPAN_KEEP_BARESIP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Baresip {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
-    }
-}
-
-/// `n` distinct loopback ports free for both UDP and TCP, each with the next port free for
-/// TCP.
-fn free_ports(n: usize) -> Vec<u16> {
-    let mut held = Vec::new();
-    let mut ports = Vec::new();
-    while ports.len() < n {
-        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = t.local_addr().unwrap().port();
-        // baresip also binds SIP/TLS on the next port: keep it free too (and held, so it is
-        // never handed out as another of these ports).
-        let (Ok(u), Some(Ok(tls))) = (
-            std::net::UdpSocket::bind(("127.0.0.1", port)),
-            port.checked_add(1)
-                .map(|next| std::net::TcpListener::bind(("127.0.0.1", next))),
-        ) else {
-            continue;
-        };
-        ports.push(port);
-        held.push((t, u, tls));
-    }
-    ports
-}
 
 /// A block of 20 even RTP ports per test and side, away from the ephemeral range and from
 /// the other SIP tests' blocks.

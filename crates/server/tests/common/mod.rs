@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod baresip;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::net::SocketAddr;
