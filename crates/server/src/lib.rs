@@ -206,7 +206,8 @@ impl AppState {
         before_send: impl FnOnce(&[Value]),
     ) -> Vec<Value> {
         let mut last = registry::lock(&self.last_seq);
-        let numbered: Vec<(i64, Value)> = msgs
+        let first = *last + 1;
+        let values: Vec<Value> = msgs
             .iter()
             .map(|v| {
                 *last += 1;
@@ -215,16 +216,15 @@ impl AppState {
                     o.insert("seq".into(), json!(*last));
                 }
                 self.persist_event(call_id, *last, &v, persist);
-                (*last, v)
+                v
             })
             .collect();
-        let values: Vec<Value> = numbered.iter().map(|(_, v)| v.clone()).collect();
         before_send(&values);
         if self.events.receiver_count() > 0 {
-            for (seq, v) in &numbered {
+            for (seq, v) in (first..).zip(&values) {
                 let _ = self.events.send(Arc::new(Published {
                     call_id: Arc::from(call_id),
-                    seq: *seq,
+                    seq,
                     text: Arc::from(v.to_string()),
                 }));
             }
