@@ -406,11 +406,12 @@ pub async fn run(
             Ok(())
         });
     }
-    if let Some(sock) = transport::sip::bind_configured(&state.config.sip).await? {
+    let sip = transport::sip::bind_configured(&state.config.sip).await?;
+    if !sip.is_empty() {
         let stop = stopped();
         let st = state.clone();
         servers.spawn(async move {
-            transport::sip::serve(sock, st, stop).await;
+            transport::sip::serve_all(sip, st, stop).await;
             Ok(())
         });
     }

@@ -4,6 +4,7 @@
 pub mod audiosocket;
 pub mod sip;
 pub mod sip_auth;
+pub mod sip_tcp;
 pub mod sip_trace;
 pub mod twilio;
 pub mod vonage;

@@ -22,6 +22,7 @@ use crate::AppState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -74,6 +75,19 @@ pub struct SipConfig {
     pub auth: Option<super::sip_auth::SipAuthConfig>,
     /// Trunks for outbound calls (`tympan call --trunk NAME`), by name.
     pub trunks: std::collections::BTreeMap<String, crate::outbound::Trunk>,
+    /// Transports served on `listen` (`["udp"]` by default; `"tcp"` adds SIP over TCP on the
+    /// same address and port).
+    pub transports: Vec<SipTransport>,
+}
+
+/// A SIP transport `tympan serve` can listen on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SipTransport {
+    /// RFC 3261 §18 over UDP.
+    Udp,
+    /// RFC 3261 §18 over TCP (framed by Content-Length).
+    Tcp,
 }
 
 impl Default for SipConfig {
@@ -85,6 +99,7 @@ impl Default for SipConfig {
             max_calls: DEFAULT_MAX_CALLS,
             auth: None,
             trunks: Default::default(),
+            transports: vec![SipTransport::Udp],
         }
     }
 }
@@ -100,6 +115,14 @@ impl SipConfig {
         }
         if self.max_calls == 0 {
             return Err("sip.max_calls must be at least 1".into());
+        }
+        if self.transports.is_empty() {
+            return Err("sip.transports must name at least one of \"udp\", \"tcp\"".into());
+        }
+        for (i, t) in self.transports.iter().enumerate() {
+            if self.transports[..i].contains(t) {
+                return Err(format!("sip.transports lists {t:?} twice"));
+            }
         }
         if let Some(a) = &self.auth {
             a.validate()?;
@@ -172,17 +195,109 @@ impl PortPool {
     }
 }
 
-/// Bind the SIP socket of `sip.listen` after checking the section; `None` when unset.
-pub async fn bind_configured(cfg: &SipConfig) -> std::io::Result<Option<UdpSocket>> {
+/// The signalling socket of one SIP listening address and transport.
+pub enum Signalling {
+    /// SIP over UDP: one socket, one message per datagram.
+    Udp(UdpSocket),
+    /// SIP over TCP: the connections of one listening address.
+    Tcp(super::sip_tcp::TcpHub),
+}
+
+impl From<UdpSocket> for Signalling {
+    fn from(s: UdpSocket) -> Self {
+        Signalling::Udp(s)
+    }
+}
+
+/// What one receive on a [`Signalling`] socket gave.
+enum SigIn {
+    /// A UDP datagram of this many bytes (in the receive buffer).
+    Datagram(usize, SocketAddr),
+    /// A framed message from a stream connection.
+    Message(Box<tympan_telephony::sip::Message>, SocketAddr),
+    /// A stream connection was closed because it could not be framed.
+    Bad(SocketAddr, tympan_telephony::sip::StreamError),
+    /// The socket failed (or the stream hub stopped).
+    Failed(std::io::Error),
+}
+
+impl Signalling {
+    /// The transport of this socket.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Signalling::Udp(_) => Transport::Udp,
+            Signalling::Tcp(_) => Transport::Tcp,
+        }
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Signalling::Udp(s) => s.local_addr(),
+            Signalling::Tcp(h) => Ok(h.local_addr()),
+        }
+    }
+
+    /// Receives the next datagram or framed message (cancel-safe).
+    async fn recv(&mut self, buf: &mut [u8]) -> SigIn {
+        match self {
+            Signalling::Udp(s) => match s.recv_from(buf).await {
+                Ok((n, from)) => SigIn::Datagram(n, from),
+                Err(e) => SigIn::Failed(e),
+            },
+            Signalling::Tcp(h) => match h.recv().await {
+                Some(super::sip_tcp::TcpIn::Message { from, message }) => {
+                    SigIn::Message(message, from)
+                }
+                Some(super::sip_tcp::TcpIn::Bad { from, error }) => SigIn::Bad(from, error),
+                None => SigIn::Failed(std::io::Error::other("SIP/TCP hub stopped")),
+            },
+        }
+    }
+
+    /// Sends one message to `dest` (over TCP: queued on its connection, never waiting).
+    async fn send(&self, bytes: &[u8], dest: SocketAddr) -> std::io::Result<()> {
+        match self {
+            Signalling::Udp(s) => s.send_to(bytes, dest).await.map(|_| ()),
+            Signalling::Tcp(h) => {
+                h.send(bytes.to_vec(), dest);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Bind the SIP sockets of `sip.listen` (one per entry of `sip.transports`, all on that
+/// address) after checking the section; empty when `sip.listen` is unset.
+pub async fn bind_configured(cfg: &SipConfig) -> std::io::Result<Vec<Signalling>> {
     let Some(addr) = &cfg.listen else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     cfg.validate().map_err(std::io::Error::other)?;
-    let s = UdpSocket::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("sip.listen {addr}: {e}")))?;
-    tracing::info!(addr = %s.local_addr()?, "sip listening (UDP)");
-    Ok(Some(s))
+    let mut out = Vec::new();
+    for t in &cfg.transports {
+        let named = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("sip.listen {addr} ({t:?}): {e}"))
+        };
+        match t {
+            SipTransport::Udp => {
+                let s = UdpSocket::bind(addr).await.map_err(named)?;
+                tracing::info!(addr = %s.local_addr()?, "sip listening (UDP)");
+                out.push(Signalling::Udp(s));
+            }
+            SipTransport::Tcp => {
+                // With UDP on port 0, TCP takes the port UDP got (one address for both).
+                let at = match out.first().map(Signalling::local_addr) {
+                    Some(Ok(a)) => a.to_string(),
+                    _ => addr.clone(),
+                };
+                let l = tokio::net::TcpListener::bind(&at).await.map_err(named)?;
+                tracing::info!(addr = %l.local_addr()?, "sip listening (TCP)");
+                out.push(Signalling::Tcp(super::sip_tcp::TcpHub::new(l)?));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A `400`/`505`/`513` for a request that did not parse, written by copying the request's
@@ -234,31 +349,100 @@ struct Leg {
     control: mpsc::Sender<Control>,
 }
 
+/// The calls of one signalling loop, counted in a total shared by every loop of the server
+/// (so `sip.max_calls` bounds UDP and TCP calls together).
+struct Legs {
+    map: HashMap<CallId, Leg>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Legs {
+    fn insert(&mut self, call: CallId, leg: Leg) {
+        if self.map.insert(call, leg).is_none() {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn remove(&mut self, call: &CallId) -> Option<Leg> {
+        let leg = self.map.remove(call);
+        if leg.is_some() {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+        }
+        leg
+    }
+
+    fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
 /// Serve SIP on `socket` until `stop` resolves (then every live call is hung up).
 pub async fn serve(
-    socket: UdpSocket,
+    socket: impl Into<Signalling>,
     state: Arc<AppState>,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let local = match socket.local_addr() {
+    serve_one(socket.into(), state, Arc::default(), stop).await
+}
+
+/// Serve SIP on every socket of `sockets` (UDP and TCP), each with its own user agent, until
+/// `stop` resolves; `sip.max_calls` counts the calls of all of them.
+pub async fn serve_all(
+    sockets: Vec<Signalling>,
+    state: Arc<AppState>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let total: Arc<AtomicUsize> = Arc::default();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    for sig in sockets {
+        let mut rx = rx.clone();
+        let stopped = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        loops.spawn(serve_one(sig, state.clone(), total.clone(), stopped));
+    }
+    tokio::pin!(stop);
+    tokio::select! {
+        _ = &mut stop => {
+            let _ = tx.send(true);
+        }
+        _ = loops.join_next() => {
+            let _ = tx.send(true);
+        }
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+async fn serve_one(
+    mut sig: Signalling,
+    state: Arc<AppState>,
+    total: Arc<AtomicUsize>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let local = match sig.local_addr() {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "sip socket has no local address");
             return;
         }
     };
+    let transport = sig.transport();
     let cfg = state.config.sip.clone();
     let mut ua = UserAgent::new(
         UaConfig {
             local_addr: local,
-            transport: Transport::Udp,
+            transport,
             contact_user: "tympan".into(),
         },
         Box::new(OsRandom),
     );
     ua.set_invite_auth(cfg.auth.as_ref().map(|a| a.digest_server()));
     let mut ports = PortPool::new(&cfg);
-    let mut legs: HashMap<CallId, Leg> = HashMap::new();
+    let mut legs = Legs {
+        map: HashMap::new(),
+        total,
+    };
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(256);
     let started = Instant::now();
     let now_ms = move || started.elapsed().as_millis() as u64;
@@ -273,7 +457,7 @@ pub async fn serve(
             while let Some(t) = ua.poll_transmit() {
                 let bytes = t.message.to_bytes();
                 tracer.record(Direction::Sent, t.dest, &bytes, crate::unix_ms());
-                if let Err(e) = socket.send_to(&bytes, t.dest).await {
+                if let Err(e) = sig.send(&bytes, t.dest).await {
                     tracing::warn!(error = %e, dest = %t.dest, "sip send failed");
                 }
             }
@@ -295,7 +479,7 @@ pub async fn serve(
             )
             .await;
         }
-        if stopping && legs.is_empty() {
+        if stopping && legs.map.is_empty() {
             break;
         }
         let wake = ua
@@ -305,16 +489,16 @@ pub async fn serve(
         tokio::select! {
             _ = &mut stop, if !stopping => {
                 stopping = true;
-                let calls: Vec<CallId> = legs.keys().copied().collect();
+                let calls: Vec<CallId> = legs.map.keys().copied().collect();
                 for c in calls {
                     let _ = ua.hangup(c, now_ms());
                 }
-                if legs.is_empty() {
+                if legs.map.is_empty() {
                     break;
                 }
             }
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => {
+            r = sig.recv(&mut buf) => match r {
+                SigIn::Datagram(n, from) => {
                     let bytes = &buf[..n];
                     if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ')) {
                         continue; // keep-alive
@@ -324,11 +508,18 @@ pub async fn serve(
                         tracing::warn!(%from, error = %e, "malformed SIP message");
                         if let Some(resp) = error_response(bytes, &e) {
                             tracer.record(Direction::Sent, from, &resp, crate::unix_ms());
-                            let _ = socket.send_to(&resp, from).await;
+                            let _ = sig.send(&resp, from).await;
                         }
                     }
                 }
-                Err(e) => {
+                SigIn::Message(m, from) => {
+                    tracer.record(Direction::Received, from, &m.to_bytes(), crate::unix_ms());
+                    ua.handle_message(*m, from, transport, now_ms());
+                }
+                SigIn::Bad(from, e) => {
+                    tracing::warn!(%from, error = %e, "SIP stream closed: message not framed");
+                }
+                SigIn::Failed(e) => {
                     tracing::warn!(error = %e, "sip receive failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -353,7 +544,7 @@ async fn on_event(
     cfg: &SipConfig,
     ua: &mut UserAgent,
     ports: &mut PortPool,
-    legs: &mut HashMap<CallId, Leg>,
+    legs: &mut Legs,
     cmd_tx: &mpsc::Sender<Command>,
     tracer: &mut SipTracer,
     local: SocketAddr,
@@ -364,12 +555,12 @@ async fn on_event(
     match ev {
         DialogEvent::Incoming(inc) => {
             let live = state.calls.live_count();
-            if legs.len() >= cfg.max_calls
+            if legs.total() >= cfg.max_calls
                 || live >= state.config.max_concurrent_calls
                 || state.shutdown.draining()
             {
                 tracing::warn!(
-                    sip_calls = legs.len(),
+                    sip_calls = legs.total(),
                     live,
                     "INVITE refused with 503 (max_calls, max_concurrent_calls or draining)"
                 );
