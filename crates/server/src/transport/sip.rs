@@ -353,6 +353,9 @@ struct Leg {
 /// (so `sip.max_calls` bounds UDP and TCP calls together).
 struct Legs {
     map: HashMap<CallId, Leg>,
+    /// Late-offer calls answered with our offer, waiting for the ACK's answer (counted in
+    /// `total` too).
+    late: HashMap<CallId, UdpSocket>,
     total: Arc<AtomicUsize>,
 }
 
@@ -364,6 +367,9 @@ impl Legs {
     }
 
     fn remove(&mut self, call: &CallId) -> Option<Leg> {
+        if self.late.remove(call).is_some() {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+        }
         let leg = self.map.remove(call);
         if leg.is_some() {
             self.total.fetch_sub(1, Ordering::Relaxed);
@@ -441,6 +447,7 @@ async fn serve_one(
     let mut ports = PortPool::new(&cfg);
     let mut legs = Legs {
         map: HashMap::new(),
+        late: HashMap::new(),
         total,
     };
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(256);
@@ -479,7 +486,7 @@ async fn serve_one(
             )
             .await;
         }
-        if stopping && legs.map.is_empty() {
+        if stopping && legs.map.is_empty() && legs.late.is_empty() {
             break;
         }
         let wake = ua
@@ -489,11 +496,12 @@ async fn serve_one(
         tokio::select! {
             _ = &mut stop, if !stopping => {
                 stopping = true;
-                let calls: Vec<CallId> = legs.map.keys().copied().collect();
+                let calls: Vec<CallId> =
+                    legs.map.keys().chain(legs.late.keys()).copied().collect();
                 for c in calls {
                     let _ = ua.hangup(c, now_ms());
                 }
-                if legs.map.is_empty() {
+                if legs.map.is_empty() && legs.late.is_empty() {
                     break;
                 }
             }
@@ -553,7 +561,7 @@ async fn on_event(
     now: u64,
 ) {
     match ev {
-        DialogEvent::Incoming(inc) => {
+        DialogEvent::Incoming(_) => {
             let live = state.calls.live_count();
             if legs.total() >= cfg.max_calls
                 || live >= state.config.max_concurrent_calls
@@ -592,11 +600,10 @@ async fn on_event(
             let negotiated = match ua.accept(call, media, now) {
                 Ok(Some(n)) => n,
                 Ok(None) => {
-                    // Late offer: the media is learnt from the ACK; not supported yet.
-                    tracing::warn!(
-                        "INVITE without SDP offer: hanging up (late offer not supported)"
-                    );
-                    let _ = ua.hangup(call, now);
+                    // Late offer: our 200 OK carried the offer; the ACK brings the answer
+                    // (`Confirmed`), and the call starts then.
+                    legs.late.insert(call, rtp);
+                    legs.total.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 Err(e) => {
@@ -604,28 +611,20 @@ async fn on_event(
                     return;
                 }
             };
-            let sip_call_id = ua
-                .dialog(call)
-                .map(|d| d.call_id.clone())
-                .unwrap_or_default();
-            let call_id = crate::ids::validate_id("Call-ID", &sip_call_id)
-                .map(|()| sip_call_id.clone())
-                .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
-            tracer.bind(&sip_call_id, &call_id);
-            tracing::info!(%call_id, from = %inc.from.uri, codec = ?negotiated.codec,
-                           remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
-                           rtp_port, "SIP call answered");
-            let (ctl_tx, ctl_rx) = mpsc::channel(4);
-            legs.insert(call, Leg { control: ctl_tx });
-            spawn_call(
-                state.clone(),
-                call_id,
-                call,
-                rtp,
-                negotiated,
-                ctl_rx,
-                cmd_tx.clone(),
-            );
+            start_call(state, ua, legs, cmd_tx, tracer, call, rtp, negotiated);
+        }
+        DialogEvent::Confirmed => {
+            let Some(rtp) = legs.late.remove(&call) else {
+                return;
+            };
+            legs.total.fetch_sub(1, Ordering::Relaxed);
+            match ua.dialog(call).and_then(|d| d.negotiated.clone()) {
+                Some(n) => start_call(state, ua, legs, cmd_tx, tracer, call, rtp, n),
+                None => {
+                    tracing::warn!("late offer: the ACK carried no usable SDP answer: BYE");
+                    let _ = ua.hangup(call, now);
+                }
+            }
         }
         DialogEvent::Terminated { by_remote } => {
             if let Some(leg) = legs.remove(&call) {
@@ -645,6 +644,47 @@ async fn on_event(
         }
         other => tracing::debug!(event = ?other, "sip dialog event"),
     }
+}
+
+/// Starts the call loop of an answered call whose media is negotiated.
+#[allow(clippy::too_many_arguments)]
+fn start_call(
+    state: &Arc<AppState>,
+    ua: &UserAgent,
+    legs: &mut Legs,
+    cmd_tx: &mpsc::Sender<Command>,
+    tracer: &mut SipTracer,
+    call: CallId,
+    rtp: UdpSocket,
+    negotiated: Negotiated,
+) {
+    let sip_call_id = ua
+        .dialog(call)
+        .map(|d| d.call_id.clone())
+        .unwrap_or_default();
+    let call_id = crate::ids::validate_id("Call-ID", &sip_call_id)
+        .map(|()| sip_call_id.clone())
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+    tracer.bind(&sip_call_id, &call_id);
+    let from = ua
+        .dialog(call)
+        .map(|d| d.remote.uri.to_string())
+        .unwrap_or_default();
+    tracing::info!(%call_id, %from, codec = ?negotiated.codec,
+                   remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
+                   rtp_port = rtp.local_addr().map(|a| a.port()).unwrap_or(0),
+                   "SIP call answered");
+    let (ctl_tx, ctl_rx) = mpsc::channel(4);
+    legs.insert(call, Leg { control: ctl_tx });
+    spawn_call(
+        state.clone(),
+        call_id,
+        call,
+        rtp,
+        negotiated,
+        ctl_rx,
+        cmd_tx.clone(),
+    );
 }
 
 fn spawn_call(
