@@ -125,18 +125,17 @@ pub(crate) const DATE_WORDS: &[&str] = &[
     "afternoon", "evening", "night", "in", "at",
 ];
 
+/// Month abbreviations of typed answers ("jan 5", "sept 9"), January first.
+const MONTH_ABBREVIATIONS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
 /// Whether `w` is a month name; its number 1-12.
 fn month(w: &str) -> Option<u8> {
     MONTH_NAMES
         .iter()
         .position(|&m| m == w)
-        .or_else(|| {
-            [
-                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-            ]
-            .iter()
-            .position(|&m| m == w)
-        })
+        .or_else(|| MONTH_ABBREVIATIONS.iter().position(|&m| m == w))
         .or_else(|| (w == "sept").then_some(8))
         .map(|i| i as u8 + 1)
 }
@@ -147,6 +146,7 @@ fn weekday(w: &str) -> Option<Weekday> {
 
 /// The date a whole cleaned-up answer says, resolved against `today`.
 pub(crate) fn parse_date(t: &[&str], today: Date) -> Option<DateAnswer> {
+    let whole = t;
     // "friday morning", "tomorrow night": the part of the day adds nothing to a date.
     let t = strip_suffixes(
         t,
@@ -169,7 +169,7 @@ pub(crate) fn parse_date(t: &[&str], today: Date) -> Option<DateAnswer> {
         ("the day before yesterday", -2),
         ("day before yesterday", -2),
     ] {
-        if is_phrase(t, p) {
+        if is_phrase(whole, p) || is_phrase(t, p) {
             return day(today.add_days(offset));
         }
     }
@@ -351,16 +351,17 @@ fn month_day_on_or_after(today: Date, month: u8, day: u8) -> Option<Date> {
 /// "christmas", "christmas eve", "new year's day", "next christmas", "christmas 2027".
 fn holiday(t: &[&str], today: Date) -> Option<Date> {
     let t = strip_prefixes(t, &["this", "next", "on"]);
-    for &(name, m, d) in HOLIDAYS {
-        let n = name.split(' ').count();
-        if t.len() >= n && is_phrase(&t[..n], name) {
-            if t.len() == n {
-                return month_day_on_or_after(today, m, d);
-            }
-            return Date::new(year(strip_prefixes(&t[n..], &["of", "in"]))?, m, d);
-        }
+    // The longest name that starts the answer ("christmas eve", not "christmas").
+    let (n, m, d) = HOLIDAYS
+        .iter()
+        .map(|&(name, m, d)| (name.split(' ').count(), name, m, d))
+        .filter(|&(n, name, _, _)| t.len() >= n && is_phrase(&t[..n], name))
+        .max_by_key(|&(n, ..)| n)
+        .map(|(n, _, m, d)| (n, m, d))?;
+    if t.len() == n {
+        return month_day_on_or_after(today, m, d);
     }
-    None
+    Date::new(year(strip_prefixes(&t[n..], &["of", "in"]))?, m, d)
 }
 
 /// "12/25" (month/day, the en-US order; day/month when the first number cannot be a month:
@@ -549,7 +550,9 @@ fn day_of_month(t: &[&str], today: Date) -> Option<Date> {
 pub(crate) fn words() -> impl Iterator<Item = &'static str> {
     MONTH_NAMES
         .iter()
+        .chain(MONTH_ABBREVIATIONS.iter())
         .copied()
+        .chain(["sept"])
         .chain(Weekday::ALL.iter().map(|d| d.name()))
         .chain(HOLIDAYS.iter().map(|(n, _, _)| *n))
         .chain(DATE_LEAD_INS.iter().copied())

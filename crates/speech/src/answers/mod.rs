@@ -149,7 +149,7 @@ pub use dates::DateAnswer;
 pub use numbers::{
     spell_number, spell_ordinal, Number, MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, MAX_NUMBER,
 };
-pub use text::MAX_TRANSCRIPT_CHARS;
+pub use text::{tokenize, MAX_TRANSCRIPT_CHARS};
 
 /// The most keys a keypad answer may have (a twelve-digit number and its terminator fit).
 pub const MAX_KEYPAD_KEYS: usize = 16;
@@ -460,6 +460,7 @@ pub fn vocabulary(ty: AnswerType) -> Vec<&'static str> {
     };
     phrases(&mut set, text::REPEAT_ANYWHERE);
     phrases(&mut set, text::REPEAT_WHOLE);
+    phrases(&mut set, text::REPEAT_CARRIERS);
     phrases(&mut set, text::HESITATIONS);
     phrases(&mut set, text::OPENERS);
     let strict = |set: &mut BTreeSet<&'static str>, extra: &[&'static str]| {

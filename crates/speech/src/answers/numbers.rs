@@ -216,7 +216,9 @@ pub(crate) fn cardinal_prefix(t: &[&str]) -> Option<(u64, usize)> {
                 }
             }
             _ => {
-                if last_scale != u64::MAX && v >= 1000 {
+                // An implicit "one" (a scale word that was not taken) or a second number of
+                // thousands after a scale ends the number.
+                if n == 0 || last_scale != u64::MAX && v >= 1000 {
                     break;
                 }
                 total += v;

@@ -101,6 +101,11 @@ pub(crate) const REPEAT_ANYWHERE: &[&str] = &[
     "what's the question",
     "what is the question",
     "what did you ask",
+    "what are the options",
+    "what were the options",
+    "what are my options",
+    "what are the choices",
+    "what were the choices",
 ];
 
 /// Utterances that ask for the question again only when they are the whole answer
@@ -119,6 +124,13 @@ pub(crate) const REPEAT_WHOLE: &[&str] = &[
     "i'm sorry what",
 ];
 
+/// Words that commonly surround a repeat request ("can you repeat the question please"):
+/// listed for grammars, the parser needs only the request itself.
+pub(crate) const REPEAT_CARRIERS: &[&str] = &[
+    "can", "could", "would", "will", "you", "please", "the", "question", "that", "it", "me",
+    "i", "options", "choices", "message", "again",
+];
+
 /// The longest transcript (characters) the parsers look at; longer input is no match.
 pub const MAX_TRANSCRIPT_CHARS: usize = 500;
 
@@ -127,7 +139,7 @@ pub const MAX_TRANSCRIPT_CHARS: usize = 500;
 /// "12/25", "2027-06-03"), a leading minus on digits ("-15"); drops thousands separators
 /// ("1,234"); spells "a.m.", "p.m.", "o.k." as "am", "pm", "ok"; splits "3pm" into "3" "pm";
 /// everything else is a separator.
-pub(crate) fn tokenize(input: &str) -> Vec<String> {
+pub fn tokenize(input: &str) -> Vec<String> {
     let mut s: String = input
         .chars()
         .map(|c| match c {
@@ -283,7 +295,12 @@ pub(crate) fn drop_hesitations<'a>(tokens: &[&'a str], keep: &[&str]) -> Vec<&'a
         .copied()
         .filter(|t| !HESITATIONS.contains(t) || keep.contains(t))
         .collect();
-    strip_prefixes(&kept, OPENERS).to_vec()
+    let openers: Vec<&str> = OPENERS
+        .iter()
+        .copied()
+        .filter(|o| !keep.contains(o))
+        .collect();
+    strip_prefixes(&kept, &openers).to_vec()
 }
 
 /// Whether the answer asks for the question again.
