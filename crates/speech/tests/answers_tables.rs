@@ -65,11 +65,9 @@ fn load(file: &str, keypad: bool) -> Vec<Row> {
                 "today" => {
                     let p: Vec<&str> = value.split('-').collect();
                     let date = match p[..] {
-                        [y, m, d] => Date::new(
-                            y.parse().unwrap(),
-                            m.parse().unwrap(),
-                            d.parse().unwrap(),
-                        ),
+                        [y, m, d] => {
+                            Date::new(y.parse().unwrap(), m.parse().unwrap(), d.parse().unwrap())
+                        }
                         _ => None,
                     };
                     ctx.today =
@@ -110,8 +108,11 @@ fn load(file: &str, keypad: bool) -> Vec<Row> {
                 *input,
                 *expected,
             ),
-            _ => panic!("{place}: expected {} tab-separated fields, got {}: {line:?}",
-                if keypad { 3 } else { 2 }, cols.len()),
+            _ => panic!(
+                "{place}: expected {} tab-separated fields, got {}: {line:?}",
+                if keypad { 3 } else { 2 },
+                cols.len()
+            ),
         };
         rows.push(Row {
             place,
@@ -142,7 +143,12 @@ fn check(file: &str, keypad: bool, min_rows: usize, min_negative: usize) {
             ));
         }
         if let Parsed::Answer(a) = got {
-            assert_eq!(a.answer_type(), r.ty, "{}: answer of the wrong type", r.place);
+            assert_eq!(
+                a.answer_type(),
+                r.ty,
+                "{}: answer of the wrong type",
+                r.place
+            );
         }
     }
     assert!(
@@ -155,7 +161,10 @@ fn check(file: &str, keypad: bool, min_rows: usize, min_negative: usize) {
     let negative = rows.iter().filter(|r| r.expected == "nomatch").count();
     let repeat = rows.iter().filter(|r| r.expected == "repeat").count();
     assert!(rows.len() >= min_rows, "{file}: only {} rows", rows.len());
-    assert!(negative >= min_negative, "{file}: only {negative} no-match rows");
+    assert!(
+        negative >= min_negative,
+        "{file}: only {negative} no-match rows"
+    );
     assert!(repeat >= 1, "{file}: no repeat row");
 }
 
@@ -199,7 +208,10 @@ fn keypad_table() {
 fn keypad_table_covers_every_type() {
     let rows = load("keypad.tsv", true);
     for ty in AnswerType::ALL {
-        let n = rows.iter().filter(|r| r.ty == ty && r.expected != "nomatch").count();
+        let n = rows
+            .iter()
+            .filter(|r| r.ty == ty && r.expected != "nomatch")
+            .count();
         assert!(n >= 1, "keypad.tsv has no matching row for {ty}");
     }
 }

@@ -102,8 +102,7 @@ impl Date {
     /// The date `year-month-day`, or `None` when it is not a calendar date or the year is out of
     /// [`MIN_YEAR`]..=[`MAX_YEAR`].
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        if !(MIN_YEAR..=MAX_YEAR).contains(&year) || day == 0 || day > days_in_month(year, month)
-        {
+        if !(MIN_YEAR..=MAX_YEAR).contains(&year) || day == 0 || day > days_in_month(year, month) {
             return None;
         }
         Some(Date { year, month, day })

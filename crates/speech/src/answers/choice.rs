@@ -48,8 +48,8 @@ const NATO_VARIANTS: &[(&str, u8)] = &[("alfa", 0)];
 /// Words commonly used to spell letters ("b as in boy"); the parser takes any word that starts
 /// with the letter, these are listed for grammars.
 const SPELLING_WORDS: &[&str] = &[
-    "apple", "adam", "boy", "baker", "cat", "charles", "dog", "david", "edward", "easy",
-    "frank", "fox", "george", "henry", "ida", "item",
+    "apple", "adam", "boy", "baker", "cat", "charles", "dog", "david", "edward", "easy", "frank",
+    "fox", "george", "henry", "ida", "item",
 ];
 
 /// Words that introduce the choice ("option b", "letter d", "number two").

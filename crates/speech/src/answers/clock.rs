@@ -129,26 +129,26 @@ pub(crate) const TIME_LEAD_INS: &[&str] = &[
 ];
 
 /// Trailing words that add nothing ("five o'clock sharp").
-const TIME_TAILS: &[&str] = &[
-    "sharp",
-    "exactly",
-    "on the dot",
-    "or so",
-    "ish",
-    "please",
-];
+const TIME_TAILS: &[&str] = &["sharp", "exactly", "on the dot", "or so", "ish", "please"];
 
 /// Other words the time parser understands (for [`super::vocabulary`]).
 pub(crate) const TIME_WORDS: &[&str] = &[
-    "noon", "midday", "midnight", "now", "right", "half", "quarter", "a", "past", "after",
-    "to", "till", "til", "of", "before", "minute", "minutes", "o'clock", "o", "clock", "oh",
-    "hundred", "hours", "hour", "an", "in", "p", "m", "twelve",
+    "noon", "midday", "midnight", "now", "right", "half", "quarter", "a", "past", "after", "to",
+    "till", "til", "of", "before", "minute", "minutes", "o'clock", "o", "clock", "oh", "hundred",
+    "hours", "hour", "an", "in", "p", "m", "twelve",
 ];
 
 /// The time a whole cleaned-up answer says; `now` is the caller's local time, if known.
 pub(crate) fn parse_time(t: &[&str], now: Option<TimeOfDay>) -> Option<TimeAnswer> {
     let t = strip_suffixes(t, TIME_TAILS);
-    for noon in ["noon", "midday", "twelve noon", "12 noon", "noon time", "noontime"] {
+    for noon in [
+        "noon",
+        "midday",
+        "twelve noon",
+        "12 noon",
+        "noon time",
+        "noontime",
+    ] {
         if is_phrase(t, noon) {
             return Some(TimeAnswer::Exact(TimeOfDay::new(12, 0)?));
         }
@@ -256,7 +256,9 @@ fn clock(t: &[&str]) -> Option<Spoken> {
         return Some(spoken);
     }
     // Digits: "15:30", "3:30", "1530", "330", "3", "3 30".
-    if t[0].chars().all(|c| c.is_ascii_digit() || c == ':') && t[0].starts_with(|c: char| c.is_ascii_digit()) {
+    if t[0].chars().all(|c| c.is_ascii_digit() || c == ':')
+        && t[0].starts_with(|c: char| c.is_ascii_digit())
+    {
         return digits_clock(t);
     }
     // Words: "three thirty", "oh seven thirty", "fifteen hundred hours", "five".
@@ -369,7 +371,11 @@ fn digits_clock(t: &[&str]) -> Option<Spoken> {
             if h.is_empty() || h.len() > 2 || m.len() != 2 {
                 return None;
             }
-            (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?, h.len() == 2 && h.starts_with('0'))
+            (
+                h.parse::<u8>().ok()?,
+                m.parse::<u8>().ok()?,
+                h.len() == 2 && h.starts_with('0'),
+            )
         }
         [w] => match w.len() {
             1 | 2 => (w.parse().ok()?, 0, w.len() == 2 && w.starts_with('0')),
@@ -377,9 +383,11 @@ fn digits_clock(t: &[&str]) -> Option<Spoken> {
             4 => (w[..2].parse().ok()?, w[2..].parse().ok()?, true),
             _ => return None,
         },
-        [h, m] if h.len() <= 2 && m.len() == 2 && m.chars().all(|c| c.is_ascii_digit()) => {
-            (h.parse().ok()?, m.parse().ok()?, h.len() == 2 && h.starts_with('0'))
-        }
+        [h, m] if h.len() <= 2 && m.len() == 2 && m.chars().all(|c| c.is_ascii_digit()) => (
+            h.parse().ok()?,
+            m.parse().ok()?,
+            h.len() == 2 && h.starts_with('0'),
+        ),
         [h, hundred] if *hundred == "hundred" && h.len() <= 2 => (h.parse().ok()?, 0, true),
         _ => return None,
     };
@@ -401,7 +409,9 @@ fn at(hour24: u8, minutes: i32) -> TimeOfDay {
 fn resolve(s: Spoken, suffix: Option<Suffix>) -> Option<TimeAnswer> {
     if s.noon {
         return match suffix {
-            None | Some(Suffix::Pm | Suffix::Afternoon) => Some(TimeAnswer::Exact(at(12, s.minutes))),
+            None | Some(Suffix::Pm | Suffix::Afternoon) => {
+                Some(TimeAnswer::Exact(at(12, s.minutes)))
+            }
             _ => None,
         };
     }

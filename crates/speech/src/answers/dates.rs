@@ -59,25 +59,27 @@ impl DateAnswer {
         }
     }
 
-    /// The first and last day the answer covers (the same day for a day).
-    pub fn range(&self) -> (Date, Date) {
-        let fallback = |d: Option<Date>| d.expect("a parsed date answer lies in the supported years");
-        match *self {
+    /// The first and last day the answer covers (the same day for a day); `None` when part
+    /// of it falls outside the supported years or the week does not exist (a value built by
+    /// hand: parsed answers always have a range, except a week at the very end of
+    /// [`super::MAX_YEAR`]).
+    pub fn range(&self) -> Option<(Date, Date)> {
+        Some(match *self {
             DateAnswer::Day(d) => (d, d),
             DateAnswer::Week { year, week } => {
-                let start = fallback(iso_week_start(year, week));
-                (start, fallback(start.add_days(6)))
+                let start = iso_week_start(year, week)?;
+                (start, start.add_days(6)?)
             }
             DateAnswer::Weekend { year, week } => {
-                let start = fallback(iso_week_start(year, week));
-                (fallback(start.add_days(5)), fallback(start.add_days(6)))
+                let start = iso_week_start(year, week)?;
+                (start.add_days(5)?, start.add_days(6)?)
             }
             DateAnswer::Month { year, month } => (
-                fallback(Date::new(year, month, 1)),
-                fallback(Date::new(year, month, days_in_month(year, month))),
+                Date::new(year, month, 1)?,
+                Date::new(year, month, days_in_month(year, month))?,
             ),
-            DateAnswer::Year(y) => (fallback(Date::new(y, 1, 1)), fallback(Date::new(y, 12, 31))),
-        }
+            DateAnswer::Year(y) => (Date::new(y, 1, 1)?, Date::new(y, 12, 31)?),
+        })
     }
 }
 
@@ -119,10 +121,41 @@ pub(crate) const DATE_LEAD_INS: &[&str] = &[
 
 /// Other words the date parser understands (for [`super::vocabulary`]).
 pub(crate) const DATE_WORDS: &[&str] = &[
-    "today", "now", "tonight", "tomorrow", "yesterday", "day", "days", "week", "weeks",
-    "weekend", "month", "months", "year", "years", "fortnight", "this", "next", "last", "coming",
-    "the", "of", "after", "before", "in", "from", "ago", "a", "an", "time", "morning",
-    "afternoon", "evening", "night", "in", "at",
+    "today",
+    "now",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "weekend",
+    "month",
+    "months",
+    "year",
+    "years",
+    "fortnight",
+    "this",
+    "next",
+    "last",
+    "coming",
+    "the",
+    "of",
+    "after",
+    "before",
+    "in",
+    "from",
+    "ago",
+    "a",
+    "an",
+    "time",
+    "morning",
+    "afternoon",
+    "evening",
+    "night",
+    "in",
+    "at",
 ];
 
 /// Month abbreviations of typed answers ("jan 5", "sept 9"), January first.
@@ -150,8 +183,16 @@ pub(crate) fn parse_date(t: &[&str], today: Date) -> Option<DateAnswer> {
     // "friday morning", "tomorrow night": the part of the day adds nothing to a date.
     let t = strip_suffixes(
         t,
-        &["morning", "afternoon", "evening", "night", "in the morning", "in the afternoon",
-          "in the evening", "at night"],
+        &[
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "in the morning",
+            "in the afternoon",
+            "in the evening",
+            "at night",
+        ],
     );
     let day = |d: Option<Date>| d.map(DateAnswer::Day);
     for (p, offset) in [
@@ -218,7 +259,12 @@ fn weekday_phrase(t: &[&str], today: Date) -> Option<Date> {
     let strictly_after = today.add_days((target - today_idx - 1).rem_euclid(7) + 1)?;
     let strictly_before = today.add_days(-((today_idx - target - 1).rem_euclid(7) + 1))?;
     let in_week = |weeks: i64| today.monday_of_week()?.add_days(7 * weeks + target);
-    let key: Vec<&str> = before.iter().chain(["_"].iter()).chain(after).copied().collect();
+    let key: Vec<&str> = before
+        .iter()
+        .chain(["_"].iter())
+        .chain(after)
+        .copied()
+        .collect();
     let key = key.join(" ");
     Some(match key.as_str() {
         "_" | "this _" | "this coming _" | "coming _" | "the _" | "that _" => on_or_after,
@@ -379,7 +425,9 @@ fn numeric(t: &[&str], today: Date) -> Option<Date> {
     let parts: Vec<&str> = w.split('/').collect();
     if parts.len() < 2
         || parts.len() > 3
-        || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
     {
         return None;
     }
@@ -558,8 +606,77 @@ pub(crate) fn words() -> impl Iterator<Item = &'static str> {
         .chain(DATE_LEAD_INS.iter().copied())
         .chain(DATE_WORDS.iter().copied())
         .chain([
-            "right", "just", "gone", "past", "previous", "following", "that", "current", "later",
-            "on", "saint", "st",
+            "right",
+            "just",
+            "gone",
+            "past",
+            "previous",
+            "following",
+            "that",
+            "current",
+            "later",
+            "on",
+            "saint",
+            "st",
         ])
         .flat_map(|p| p.split(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_days_of_the_answer() {
+        let d = |y, m, day| Date::new(y, m, day).unwrap();
+        assert_eq!(
+            DateAnswer::Week {
+                year: 2026,
+                week: 53
+            }
+            .range(),
+            Some((d(2026, 12, 28), d(2027, 1, 3)))
+        );
+        assert_eq!(
+            DateAnswer::Week {
+                year: 2027,
+                week: 53
+            }
+            .range(),
+            None
+        );
+        assert_eq!(
+            DateAnswer::Weekend {
+                year: 2026,
+                week: 49
+            }
+            .range(),
+            Some((d(2026, 12, 5), d(2026, 12, 6)))
+        );
+        assert_eq!(
+            DateAnswer::Month {
+                year: 2028,
+                month: 2
+            }
+            .range(),
+            Some((d(2028, 2, 1), d(2028, 2, 29)))
+        );
+        assert_eq!(
+            DateAnswer::Month {
+                year: 2028,
+                month: 13
+            }
+            .range(),
+            None
+        );
+        assert_eq!(DateAnswer::Year(2300).range(), None);
+        assert_eq!(
+            DateAnswer::Weekend {
+                year: 2026,
+                week: 49
+            }
+            .value(),
+            "2026-W49-WE"
+        );
+    }
 }

@@ -23,7 +23,7 @@
 //! | yes_no | `{"type":"yes_no","value":"yes"}` (or `"no"`) |
 //! | choice | `{"type":"choice","value":"B"}` |
 //! | number | `{"type":"number","value":25}`, `{"type":"number","value":-3.5}` (a JSON number) |
-//! | date | `{"type":"date","value":"2026-12-04","granularity":"day","start":"2026-12-04","end":"2026-12-04"}`; `value` is `2026-W50` (week), `2026-W49-WE` (weekend), `2027-06` (month) or `2027` (year) for vaguer answers, with `start`/`end` the days covered |
+//! | date | `{"type":"date","value":"2026-12-04","granularity":"day","start":"2026-12-04","end":"2026-12-04"}`; `value` is `2026-W50` (week), `2026-W49-WE` (weekend), `2027-06` (month) or `2027` (year) for vaguer answers, with `start`/`end` the days covered (left out only when they fall beyond [`MAX_YEAR`]) |
 //! | time | `{"type":"time","value":"15:30"}`; said without am/pm: `{"type":"time","value":"15:30","alternatives":["03:30","15:30"]}`; a part of the day: `{"type":"time","value":"MO"}` (`AF`, `EV`, `NI`) |
 //!
 //! [`Answer::value`] is the `value` as text, the one string a flow stores ("yes", "B", "25",
@@ -294,9 +294,12 @@ impl Answer {
                 json!({"type": ty, "value": value})
             }
             Answer::Date(d) => {
-                let (start, end) = d.range();
-                json!({"type": ty, "value": d.value(), "granularity": d.granularity(),
-                       "start": start.to_string(), "end": end.to_string()})
+                let mut v = json!({"type": ty, "value": d.value(), "granularity": d.granularity()});
+                if let Some((start, end)) = d.range() {
+                    v["start"] = json!(start.to_string());
+                    v["end"] = json!(end.to_string());
+                }
+                v
             }
             Answer::Time(TimeAnswer::Ambiguous { chosen, am, pm }) => json!({
                 "type": ty, "value": chosen.to_string(),
@@ -506,8 +509,8 @@ mod tests {
     #[test]
     fn context_from_an_instant_uses_the_local_date() {
         // 2026-12-01T23:30:00Z is already Wednesday 2 December at UTC+01:00.
-        let ms = (Date::new(2026, 12, 1).unwrap().days_since_epoch() * 86_400 + 23 * 3600 + 1800)
-            * 1000;
+        let ms =
+            (Date::new(2026, 12, 1).unwrap().days_since_epoch() * 86_400 + 23 * 3600 + 1800) * 1000;
         let utc = AnswerContext::at_unix_ms(ms, 0).unwrap();
         assert_eq!(utc.today.to_string(), "2026-12-01");
         assert_eq!(utc.now.unwrap().to_string(), "23:30");

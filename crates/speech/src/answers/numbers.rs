@@ -312,7 +312,11 @@ impl Spoken {
 /// An ordinal: all of `t` ("twenty first", "the third", "21st", "hundredth"); 0 ("zeroth") is
 /// not an ordinal.
 pub(crate) fn ordinal(t: &[&str]) -> Option<u64> {
-    let t = if t.first() == Some(&"the") { &t[1..] } else { t };
+    let t = if t.first() == Some(&"the") {
+        &t[1..]
+    } else {
+        t
+    };
     let (last, head) = t.split_last()?;
     if let Some(v) = ordinal_digits(last) {
         return head.is_empty().then_some(v);
@@ -442,7 +446,9 @@ pub(crate) fn number_literal(w: &str) -> Option<Number> {
 
 /// Whether the token is written with digits (a number, "15:30", "12/25", "3rd").
 pub(crate) fn is_digit_token(w: &str) -> bool {
-    w.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-')
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == '-')
 }
 
 /// The number a whole answer says, like AMAZON.NUMBER: "twenty five", "two five" (25), "a
@@ -557,7 +563,7 @@ fn spell_below_1000(n: u64, words: &mut Vec<&'static str>) {
         10..=19 => words.push(TEENS[(r - 10) as usize]),
         _ => {
             words.push(TENS[(r / 10 - 2) as usize]);
-            if r % 10 != 0 {
+            if !r.is_multiple_of(10) {
                 words.push(UNITS[(r % 10) as usize]);
             }
         }
@@ -594,8 +600,17 @@ pub fn spell_ordinal(n: u64) -> String {
         .iter()
         .position(|&u| u == last)
         .map(|i| ORDINAL_UNITS[i])
-        .or_else(|| TEENS.iter().position(|&u| u == last).map(|i| ORDINAL_TEENS[i]))
-        .or_else(|| TENS.iter().position(|&u| u == last).map(|i| ORDINAL_TENS[i]))
+        .or_else(|| {
+            TEENS
+                .iter()
+                .position(|&u| u == last)
+                .map(|i| ORDINAL_TEENS[i])
+        })
+        .or_else(|| {
+            TENS.iter()
+                .position(|&u| u == last)
+                .map(|i| ORDINAL_TENS[i])
+        })
         .or_else(|| {
             ORDINAL_SCALES
                 .iter()

@@ -24,14 +24,7 @@ pub(crate) const OPENERS: &[&str] = &[
 pub(crate) const LEADING_ACKS: &[&str] = &["ok", "okay", "alright", "all right", "yes", "yeah"];
 
 /// Politeness dropped anywhere in a number, choice, date or time answer.
-pub(crate) const POLITENESS: &[&str] = &[
-    "please",
-    "thank you",
-    "thanks",
-    "sir",
-    "ma'am",
-    "madam",
-];
+pub(crate) const POLITENESS: &[&str] = &["please", "thank you", "thanks", "sir", "ma'am", "madam"];
 
 /// Lead-ins shared by the number, choice, date and time answers, dropped at the start
 /// (repeatedly: "um I think it's …").
@@ -127,8 +120,8 @@ pub(crate) const REPEAT_WHOLE: &[&str] = &[
 /// Words that commonly surround a repeat request ("can you repeat the question please"):
 /// listed for grammars, the parser needs only the request itself.
 pub(crate) const REPEAT_CARRIERS: &[&str] = &[
-    "can", "could", "would", "will", "you", "please", "the", "question", "that", "it", "me",
-    "i", "options", "choices", "message", "again",
+    "can", "could", "would", "will", "you", "please", "the", "question", "that", "it", "me", "i",
+    "options", "choices", "message", "again",
 ];
 
 /// The longest transcript (characters) the parsers look at; longer input is no match.
@@ -213,14 +206,10 @@ pub fn tokenize(input: &str) -> Vec<String> {
 
 /// Whether `tokens[i..]` starts with the words of `phrase`.
 pub(crate) fn matches_at(tokens: &[&str], i: usize, phrase: &str) -> bool {
-    let mut k = i;
-    for w in phrase.split(' ') {
-        if tokens.get(k) != Some(&w) {
-            return false;
-        }
-        k += 1;
-    }
-    true
+    phrase
+        .split(' ')
+        .enumerate()
+        .all(|(k, w)| tokens.get(i + k) == Some(&w))
 }
 
 /// The number of words of `phrase`.
@@ -337,14 +326,21 @@ mod tests {
             tokenize("Um, I don't know—it's 3.5? O.K.!"),
             ["um", "i", "don't", "know", "it's", "3.5", "ok"]
         );
-        assert_eq!(tokenize("1,234 and 15:30, 12/25"), ["1234", "and", "15:30", "12/25"]);
-        assert_eq!(tokenize("3pm 10 a.m. -15 twenty-five"), [
-            "3", "pm", "10", "am", "-15", "twenty", "five"
-        ]);
+        assert_eq!(
+            tokenize("1,234 and 15:30, 12/25"),
+            ["1234", "and", "15:30", "12/25"]
+        );
+        assert_eq!(
+            tokenize("3pm 10 a.m. -15 twenty-five"),
+            ["3", "pm", "10", "am", "-15", "twenty", "five"]
+        );
         assert_eq!(tokenize("five o’clock"), ["five", "o'clock"]);
         assert_eq!(tokenize("2027-06-03"), ["2027-06-03"]);
         assert_eq!(tokenize("a, b"), ["a", "b"]);
-        assert_eq!(tokenize("in two weeks' time"), ["in", "two", "weeks", "time"]);
+        assert_eq!(
+            tokenize("in two weeks' time"),
+            ["in", "two", "weeks", "time"]
+        );
     }
 
     #[test]
