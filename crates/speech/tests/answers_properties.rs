@@ -506,3 +506,77 @@ fn vocabularies_are_sorted_words_specific_to_their_type() {
     assert!(has(AnswerType::Time, "noon") && has(AnswerType::Time, "quarter"));
     assert!(!has(AnswerType::YesNo, "june"));
 }
+
+/// Random phrases of vocabulary words, digits and odd characters never panic and never give
+/// an answer of another type (a deterministic generator: the same phrases every run).
+#[test]
+fn random_phrases_never_panic() {
+    let c = ctx(2026, 12, 1).with_time(TimeOfDay::new(23, 59).unwrap());
+    let mut pool: Vec<String> = AnswerType::ALL
+        .iter()
+        .flat_map(|&ty| vocabulary(ty))
+        .map(str::to_string)
+        .collect();
+    for extra in [
+        "0",
+        "7",
+        "12",
+        "99",
+        "2027",
+        "-5",
+        "3.5",
+        "12/25",
+        "2027-06-03",
+        "15:30",
+        "25:61",
+        "3rd",
+        "1st",
+        "-",
+        ".",
+        ":",
+        "/",
+        "'",
+        "é",
+        "ß",
+        "#",
+        "*",
+        "1,000",
+        "p.m.",
+        "o.k.",
+        "3pm",
+        "99999999999999999999",
+        "00:00",
+        "2/29/2100",
+    ] {
+        pool.push(extra.to_string());
+    }
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut answered = 0;
+    for _ in 0..10_000 {
+        let len = 1 + next(6);
+        let phrase: Vec<&str> = (0..len).map(|_| pool[next(pool.len())].as_str()).collect();
+        let phrase = phrase.join(" ");
+        for ty in AnswerType::ALL {
+            if let Parsed::Answer(a) = parse_speech(ty, &phrase, &c) {
+                assert_eq!(a.answer_type(), ty, "{phrase:?}");
+                let _ = a.to_json();
+                answered += 1;
+            }
+            let keys: String = phrase
+                .chars()
+                .filter(|ch| ch.is_ascii_digit() || *ch == '#')
+                .collect();
+            if let Parsed::Answer(a) = parse_keypad(ty, &keys, &c) {
+                assert_eq!(a.answer_type(), ty, "{keys:?}");
+            }
+        }
+    }
+    // The generator does reach answers, so the loop exercised the parsers' inner paths.
+    assert!(answered > 500, "only {answered} answers");
+}

@@ -263,12 +263,14 @@ fn clock(t: &[&str]) -> Option<Spoken> {
     }
     // Words: "three thirty", "oh seven thirty", "fifteen hundred hours", "five".
     let (lead_zero, t) = match t.first() {
-        Some(&("oh" | "o" | "zero")) if t.len() > 1 => (true, &t[1..]),
+        Some(&("oh" | "o" | "zero")) if t.len() > 1 && t[1] != "hundred" => (true, &t[1..]),
         _ => (false, t),
     };
     let (hour, n) = hour_prefix(t)?;
     let rest = &t[n..];
     let (minutes, h24) = match rest {
+        // A lone "zero" is no time ("zero hundred" is midnight).
+        [] if hour == 0 => return None,
         [] => (0, false),
         ["hundred"] | ["hundred", "hours"] => (0, true),
         _ => {
@@ -378,6 +380,8 @@ fn digits_clock(t: &[&str]) -> Option<Spoken> {
             )
         }
         [w] => match w.len() {
+            // A lone "0" is no time, like a lone "zero".
+            1 | 2 if w.parse::<u8>().ok()? == 0 => return None,
             1 | 2 => (w.parse().ok()?, 0, w.len() == 2 && w.starts_with('0')),
             3 => (w[..1].parse().ok()?, w[1..].parse().ok()?, false),
             4 => (w[..2].parse().ok()?, w[2..].parse().ok()?, true),

@@ -119,7 +119,8 @@
 //! and 1-6 as afternoon ("three thirty" → 15:30, "seven" → 07:00, "quarter to one" → 12:45),
 //! and both readings are kept in `alternatives` as Lex does. "morning", "afternoon",
 //! "evening", "night"/"tonight" alone are periods (`MO`, `AF`, `EV`, `NI`). "25:00", "three
-//! sixty", "fifteen pm" are no match.
+//! sixty", "fifteen pm" and a lone "zero" are no match. Digits 10:00-12:59 without a leading
+//! zero are ambiguous like words ("10:30" may be 22:30); "0930" and "09:30" are not.
 //!
 //! Keypad ([`parse_keypad`]; one trailing `#` is the terminator and ignored; `*` alone is a
 //! repeat request): OK `1`; yes/no `1` yes, `2` no; choice `1`-`9` within the count; number:
