@@ -4,6 +4,8 @@
 //! [`AnswerType`] is shared by the flow interpreter (which asks a question of one type), the
 //! recogniser (one grammar per type) and the parsers (one per type).
 
+pub mod answers;
+
 use std::fmt;
 use std::str::FromStr;
 
