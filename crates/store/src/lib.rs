@@ -9,11 +9,13 @@
 //! No core crate depends on this one; the server owns the store and the writer.
 
 mod error;
+pub mod objects;
 mod sql;
 mod types;
 mod writer;
 
 pub use error::StoreError;
+pub use objects::{LocalObjects, ObjectStore};
 pub use types::{
     ActionRow, Batch, CallDetail, CallFilter, CallRow, CallState, EventRow, Page, PruneLimit,
     PruneReport, SipMessageRow,
