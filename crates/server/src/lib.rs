@@ -25,6 +25,7 @@ pub mod outbound;
 pub mod persist;
 pub mod playback;
 pub mod registry;
+pub mod report;
 pub mod transport;
 pub mod ws;
 

@@ -34,6 +34,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Place one outbound SIP call (AMD on its audio), print the result, exit with its code.
     Call(Box<cmd::call::CallArgs>),
+    /// The call history of a store: `calls list`, `calls show ID` (events, actions, SIP ladder).
+    Calls(cmd::calls::CallsArgs),
     /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
     Loadtest(Box<cmd::loadtest::LoadtestArgs>),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Loadtest(a) => cmd::loadtest::run(*a),
         Command::Call(a) => return cmd::call::run(*a),
+        Command::Calls(a) => cmd::calls::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod amd_bench;
 pub mod amd_train;
 pub mod audio;
 pub mod call;
+pub mod calls;
 pub mod dtmf;
 pub mod features;
 pub mod loadtest;
