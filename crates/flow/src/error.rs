@@ -103,3 +103,12 @@ impl FieldError {
         }
     }
 }
+
+/// A JSON syntax error as `invalid JSON at line L column C: what` (serde_json's own text
+/// without its repeated position).
+pub(crate) fn json_syntax(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let tail = format!(" at line {} column {}", e.line(), e.column());
+    let what = full.strip_suffix(&tail).unwrap_or(&full);
+    format!("invalid JSON at line {} column {}: {what}", e.line(), e.column())
+}

@@ -507,11 +507,7 @@ impl Flow {
             fail(
                 vec![FlowError::flow(
                     "",
-                    format!(
-                        "invalid JSON at line {} column {}: {e}",
-                        e.line(),
-                        e.column()
-                    ),
+                    crate::error::json_syntax(&e),
                 )],
                 vec![],
             )

@@ -263,10 +263,7 @@ impl Script {
     /// Parse a script; errors name the field (`callee[2].say`).
     pub fn parse(text: &str) -> Result<Script, FlowError> {
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            err(
-                "",
-                format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
-            )
+err("", crate::error::json_syntax(&e))
         })?;
         Self::from_value(&v)
     }

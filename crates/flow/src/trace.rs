@@ -182,8 +182,7 @@ impl Trace {
                 (Some(x), None) => format!("-> {x}: (end)"),
                 _ => String::new(),
             };
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "{:>8}-{:>8} {:<16} {:<13} {}",
                 secs(e.entered_at_ms),
                 left,
@@ -191,6 +190,7 @@ impl Trace {
                 e.kind,
                 exit
             );
+            let _ = writeln!(out, "{}", line.trim_end());
             for i in &e.inputs {
                 let _ = writeln!(out, "{:18}{}", "", describe(i, &secs));
             }
