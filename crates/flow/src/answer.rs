@@ -25,8 +25,7 @@ pub struct ParseContext {
 /// `true`/`false`).
 pub trait AnswerParser: Send + Sync {
     /// Parse a transcript for a question of type `ty`.
-    fn parse_speech(&self, ty: AnswerType, transcript: &str, ctx: &ParseContext)
-        -> Option<Value>;
+    fn parse_speech(&self, ty: AnswerType, transcript: &str, ctx: &ParseContext) -> Option<Value>;
     /// Parse keypad digits (without the terminator) for a question of type `ty`.
     fn parse_keypad(&self, ty: AnswerType, digits: &str, ctx: &ParseContext) -> Option<Value>;
 }
@@ -96,7 +95,10 @@ mod tests {
 
     #[test]
     fn repeat_requests() {
-        let p: Vec<String> = DEFAULT_REPEAT_PHRASES.iter().map(|s| s.to_string()).collect();
+        let p: Vec<String> = DEFAULT_REPEAT_PHRASES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         for yes in [
             "repeat",
             "Could you repeat that, please?",
@@ -118,9 +120,18 @@ mod tests {
             default_retry_prompt(AnswerType::Ok),
             "answer \"ok\", if you got the message."
         );
-        assert_eq!(default_retry_prompt(AnswerType::YesNo), "say \"Yes\" or \"No\".");
-        assert_eq!(default_retry_prompt(AnswerType::Choice), "Tell me A, B, C, D or E.");
-        assert_eq!(default_retry_prompt(AnswerType::Number), "Tell me a number.");
+        assert_eq!(
+            default_retry_prompt(AnswerType::YesNo),
+            "say \"Yes\" or \"No\"."
+        );
+        assert_eq!(
+            default_retry_prompt(AnswerType::Choice),
+            "Tell me A, B, C, D or E."
+        );
+        assert_eq!(
+            default_retry_prompt(AnswerType::Number),
+            "Tell me a number."
+        );
         assert_eq!(default_retry_prompt(AnswerType::Date), "Tell me the date.");
         assert_eq!(default_retry_prompt(AnswerType::Time), "Tell me the time.");
     }

@@ -114,7 +114,8 @@ impl Condition {
             .iter()
             .filter(|k| o.contains_key(**k))
             .count();
-        let compare = o.contains_key("attribute") || o.contains_key("op") || o.contains_key("value");
+        let compare =
+            o.contains_key("attribute") || o.contains_key("op") || o.contains_key("value");
         if combos + usize::from(compare) != 1 {
             return Err(FieldError::new(
                 field,
@@ -322,7 +323,12 @@ mod tests {
             (Some(json!("10.0")), Op::Eq, Some(json!(10)), true),
             (Some(json!("abc")), Op::Lt, Some(json!("abd")), true),
             (Some(json!("Abc")), Op::Eq, Some(json!("abc")), false),
-            (Some(json!("2024-06-03")), Op::Lt, Some(json!("2024-11-01")), true),
+            (
+                Some(json!("2024-06-03")),
+                Op::Lt,
+                Some(json!("2024-11-01")),
+                true,
+            ),
             (Some(json!("09:30")), Op::Ge, Some(json!("09:30")), true),
             (Some(json!(true)), Op::Eq, Some(json!("true")), true),
             (Some(json!(true)), Op::Ne, Some(json!(false)), true),
@@ -331,7 +337,12 @@ mod tests {
             (Some(json!(-1.5)), Op::Lt, Some(json!("-1")), true),
             (Some(json!("inf")), Op::Gt, Some(json!(5)), true), // "inf" is text: "i" > "5"
             (Some(json!("nan")), Op::Eq, Some(json!("nan")), true),
-            (Some(json!("high risk")), Op::Contains, Some(json!("risk")), true),
+            (
+                Some(json!("high risk")),
+                Op::Contains,
+                Some(json!("risk")),
+                true,
+            ),
             (Some(json!(["a", 2])), Op::Contains, Some(json!("2")), true),
             (Some(json!(["a", 2])), Op::Contains, Some(json!("b")), false),
             (Some(json!({"k": 1})), Op::Contains, Some(json!("k")), true),
@@ -381,15 +392,39 @@ mod tests {
     fn parse_errors_name_the_field() {
         let t = Templates::new();
         for (v, field, has) in [
-            (json!({"attribute": "a", "op": "like", "value": 1}), "w.op", "unknown operator"),
-            (json!({"attribute": "a", "op": "eq"}), "w.value", "required for eq"),
+            (
+                json!({"attribute": "a", "op": "like", "value": 1}),
+                "w.op",
+                "unknown operator",
+            ),
+            (
+                json!({"attribute": "a", "op": "eq"}),
+                "w.value",
+                "required for eq",
+            ),
             (json!({"op": "eq", "value": 1}), "w.attribute", "required"),
-            (json!({"attribute": "1a", "op": "exists"}), "w.attribute", "letter"),
-            (json!({"attribute": "a", "op": "exists", "value": 3}), "w.value", "true/false"),
+            (
+                json!({"attribute": "1a", "op": "exists"}),
+                "w.attribute",
+                "letter",
+            ),
+            (
+                json!({"attribute": "a", "op": "exists", "value": 3}),
+                "w.value",
+                "true/false",
+            ),
             (json!({"all": []}), "w.all", "non-empty"),
-            (json!({"all": [{"attribute": "a", "op": "x", "value": 1}]}), "w.all[0].op", "unknown"),
+            (
+                json!({"all": [{"attribute": "a", "op": "x", "value": 1}]}),
+                "w.all[0].op",
+                "unknown",
+            ),
             (json!({"any": [1], "attribute": "a"}), "w", "one comparison"),
-            (json!({"attribute": "{{ a", "op": "exists"}), "w.attribute", "template error"),
+            (
+                json!({"attribute": "{{ a", "op": "exists"}),
+                "w.attribute",
+                "template error",
+            ),
         ] {
             let e = Condition::parse(&v, "w", &t).unwrap_err();
             assert_eq!(e.field, field, "{v}");

@@ -110,5 +110,9 @@ pub(crate) fn json_syntax(e: &serde_json::Error) -> String {
     let full = e.to_string();
     let tail = format!(" at line {} column {}", e.line(), e.column());
     let what = full.strip_suffix(&tail).unwrap_or(&full);
-    format!("invalid JSON at line {} column {}: {what}", e.line(), e.column())
+    format!(
+        "invalid JSON at line {} column {}: {what}",
+        e.line(),
+        e.column()
+    )
 }

@@ -158,7 +158,10 @@ pub enum Outcome {
     /// A `transfer` block handed the call over.
     Transferred { block: String, to: String },
     /// A block failed without an `on_error` exit, or the flow looped without waiting.
-    Error { block: Option<String>, reason: String },
+    Error {
+        block: Option<String>,
+        reason: String,
+    },
 }
 
 impl Outcome {

@@ -505,10 +505,7 @@ impl Flow {
         }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             fail(
-                vec![FlowError::flow(
-                    "",
-                    crate::error::json_syntax(&e),
-                )],
+                vec![FlowError::flow("", crate::error::json_syntax(&e))],
                 vec![],
             )
         })?;
@@ -873,7 +870,11 @@ impl Builder {
         if is_template(s) {
             self.template(block, field, s);
         } else if !valid_attribute_name(s) {
-            self.err(block, field, format!("attribute name {ATTRIBUTE_NAME_RULE}"));
+            self.err(
+                block,
+                field,
+                format!("attribute name {ATTRIBUTE_NAME_RULE}"),
+            );
         }
     }
 
@@ -929,7 +930,12 @@ impl Builder {
         Some(flow)
     }
 
-    fn block(&mut self, id: &str, o: &Map<String, Value>, extensions: &Extensions) -> Option<Block> {
+    fn block(
+        &mut self,
+        id: &str,
+        o: &Map<String, Value>,
+        extensions: &Extensions,
+    ) -> Option<Block> {
         let kind = str_of(o, "type")?;
         let body = match kind.as_str() {
             "play" => BlockBody::Play(PlayBlock {
@@ -1152,16 +1158,31 @@ impl Builder {
         }
         let attribute = str_of(o, "attribute").unwrap_or_default();
         self.attribute_ref(id, "attribute", &attribute);
-        let d = o.get("dtmf").and_then(Value::as_object).cloned().unwrap_or_default();
-        let max_digits = d.get("max_digits").and_then(Value::as_u64).map(|n| n as u32);
+        let d = o
+            .get("dtmf")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let max_digits = d
+            .get("max_digits")
+            .and_then(Value::as_u64)
+            .map(|n| n as u32);
         let min_digits = d.get("min_digits").and_then(Value::as_u64).unwrap_or(1) as u32;
         if let Some(m) = max_digits {
             if min_digits > m {
-                self.err(id, "dtmf.min_digits", format!("must be ≤ dtmf.max_digits ({m})"));
+                self.err(
+                    id,
+                    "dtmf.min_digits",
+                    format!("must be ≤ dtmf.max_digits ({m})"),
+                );
             }
         }
         if !d.is_empty() && !input.dtmf() {
-            self.warn(Some(id), "dtmf", "has no effect: the question takes speech only");
+            self.warn(
+                Some(id),
+                "dtmf",
+                "has no effect: the question takes speech only",
+            );
         }
         let terminator = match d.get("terminator").and_then(Value::as_str) {
             None => Some('#'),
@@ -1171,7 +1192,10 @@ impl Builder {
         let no_match_prompt = prompt_opt(self, "no_match_prompt");
         let no_input_prompt = prompt_opt(self, "no_input_prompt");
         let repeat_phrases = match o.get("repeat_phrases").and_then(Value::as_array) {
-            Some(a) => a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect(),
+            Some(a) => a
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect(),
             None => crate::answer::DEFAULT_REPEAT_PHRASES
                 .iter()
                 .map(|s| s.to_string())
@@ -1181,10 +1205,14 @@ impl Builder {
         if let Some(AnswerTypeSource::Fixed(t)) = &answer_type {
             let ok_key = |k: &str| match t {
                 AnswerType::YesNo => {
-                    matches!(k.to_ascii_lowercase().as_str(), "yes" | "no" | "true" | "false")
+                    matches!(
+                        k.to_ascii_lowercase().as_str(),
+                        "yes" | "no" | "true" | "false"
+                    )
                 }
                 AnswerType::Choice => {
-                    k.len() == 1 && matches!(k.to_ascii_uppercase().as_str(), "A" | "B" | "C" | "D" | "E")
+                    k.len() == 1
+                        && matches!(k.to_ascii_uppercase().as_str(), "A" | "B" | "C" | "D" | "E")
                 }
                 _ => true,
             };
@@ -1211,12 +1239,19 @@ impl Builder {
             barge_in: bool_of(o, "barge_in", true),
             timeout_ms: u64_of(o, "timeout_ms", DEFAULT_INPUT_TIMEOUT_MS),
             max_speech_ms: u64_of(o, "max_speech_ms", DEFAULT_MAX_SPEECH_MS),
-            min_confidence: o.get("min_confidence").and_then(Value::as_f64).unwrap_or(0.0) as f32,
+            min_confidence: o
+                .get("min_confidence")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0) as f32,
             dtmf: DtmfSettings {
                 max_digits,
                 min_digits,
                 terminator,
-                inter_digit_timeout_ms: u64_of(&d, "inter_digit_timeout_ms", DEFAULT_INTER_DIGIT_MS),
+                inter_digit_timeout_ms: u64_of(
+                    &d,
+                    "inter_digit_timeout_ms",
+                    DEFAULT_INTER_DIGIT_MS,
+                ),
                 overall_timeout_ms: u64_of(&d, "overall_timeout_ms", DEFAULT_OVERALL_DTMF_MS),
             },
             max_attempts: u64_of(o, "max_attempts", u64::from(DEFAULT_ATTEMPTS)) as u32,
@@ -1228,7 +1263,11 @@ impl Builder {
             choices: o
                 .get("choices")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             branches,
             on_no_match: str_of(o, "on_no_match"),
@@ -1240,13 +1279,23 @@ impl Builder {
         let url = str_of(o, "url")?;
         self.template(id, "url", &url);
         let mut headers = Vec::new();
-        for (k, v) in o.get("headers").and_then(Value::as_object).into_iter().flatten() {
+        for (k, v) in o
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let v = v.as_str().unwrap_or_default().to_string();
             self.template(id, &format!("headers.{k}"), &v);
             headers.push((k.clone(), v));
         }
         let mut response = Vec::new();
-        for (k, v) in o.get("response").and_then(Value::as_object).into_iter().flatten() {
+        for (k, v) in o
+            .get("response")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let p = v.as_str().unwrap_or_default();
             let pointer = if p.starts_with('/') {
                 p.to_string()
@@ -1258,7 +1307,10 @@ impl Builder {
                 );
                 continue;
             } else {
-                format!("/{}", p.replace('~', "~0").replace('/', "~1").replace('.', "/"))
+                format!(
+                    "/{}",
+                    p.replace('~', "~0").replace('/', "~1").replace('.', "/")
+                )
             };
             response.push((k.clone(), pointer));
         }
@@ -1363,7 +1415,11 @@ impl Builder {
             }
             for (i, b) in flow.blocks.iter().enumerate() {
                 if !seen[i] {
-                    self.warn(Some(&b.id), "", "unreachable: no path from the start leads here");
+                    self.warn(
+                        Some(&b.id),
+                        "",
+                        "unreachable: no path from the start leads here",
+                    );
                 }
             }
         }
@@ -1508,7 +1564,12 @@ mod tests {
 
     #[test]
     fn transfer_targets() {
-        for ok in ["sip:agent@example.com", "tel:+15551234", "+1 (555) 123-4567", "911"] {
+        for ok in [
+            "sip:agent@example.com",
+            "tel:+15551234",
+            "+1 (555) 123-4567",
+            "911",
+        ] {
             assert!(valid_transfer_target(ok), "{ok}");
         }
         for bad in ["", "sip:", "agent", "12", "+1555abc", "sip:a b"] {

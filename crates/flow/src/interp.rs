@@ -69,7 +69,10 @@ enum InPhase {
     /// The caller speaks; waiting for the recogniser's result.
     Speaking { until: u64 },
     /// Keys are coming.
-    Keying { inter_until: u64, overall_until: u64 },
+    Keying {
+        inter_until: u64,
+        overall_until: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -182,7 +185,10 @@ impl std::fmt::Debug for Interpreter {
     }
 }
 
-fn branch_for<'a>(branches: &'a std::collections::BTreeMap<String, String>, v: &Value) -> Option<(&'a String, &'a String)> {
+fn branch_for<'a>(
+    branches: &'a std::collections::BTreeMap<String, String>,
+    v: &Value,
+) -> Option<(&'a String, &'a String)> {
     let t = text(v);
     branches.iter().find(|(k, _)| {
         k.eq_ignore_ascii_case(&t)
@@ -295,21 +301,19 @@ impl Interpreter {
             return;
         }
         match &event {
-            Event::Answered => {
-                if !self.started {
-                    self.started = true;
-                    self.trace.started_at_ms = Some(now_ms);
-                    self.goto = self.flow.index_of(self.flow.start());
+            Event::Answered if !self.started => {
+                self.started = true;
+                self.trace.started_at_ms = Some(now_ms);
+                self.goto = self.flow.index_of(self.flow.start());
+            }
+            Event::AmdResult { answered_by } if self.amd.is_none() => {
+                self.amd = Some(answered_by.clone());
+                if matches!(self.cur_wait(), Some(Wait::AmdResult { .. })) {
+                    self.amd_decide(answered_by.clone(), now_ms);
                 }
             }
-            Event::AmdResult { answered_by } => {
-                if self.amd.is_none() {
-                    self.amd = Some(answered_by.clone());
-                    if matches!(self.cur_wait(), Some(Wait::AmdResult { .. })) {
-                        self.amd_decide(answered_by.clone(), now_ms);
-                    }
-                }
-            }
+            // A second answer or AMD result: the first counts.
+            Event::Answered | Event::AmdResult { .. } => {}
             Event::Beep => {
                 self.beep_seen = true;
                 if matches!(self.cur_wait(), Some(Wait::Beep { .. })) {
@@ -334,9 +338,15 @@ impl Interpreter {
         match wait {
             Wait::None => {}
             Wait::Play { id, .. } => {
-                self.note(now_ms, format!("playback {id} not reported as finished in time"));
+                self.note(
+                    now_ms,
+                    format!("playback {id} not reported as finished in time"),
+                );
                 self.stop_playback(id);
-                self.leave(Leave::Error("playback not reported as finished".into()), now_ms);
+                self.leave(
+                    Leave::Error("playback not reported as finished".into()),
+                    now_ms,
+                );
             }
             Wait::Input(st) => self.input_timeout(*st, now_ms),
             Wait::Record(st) => self.record_timeout(st, now_ms),
@@ -421,14 +431,20 @@ impl Interpreter {
 
     fn render_name(&self, src: &str) -> Result<String, String> {
         let name = if is_template(src) {
-            self.flow.templates.render(src, &self.attrs)?.trim().to_string()
+            self.flow
+                .templates
+                .render(src, &self.attrs)?
+                .trim()
+                .to_string()
         } else {
             src.to_string()
         };
         if valid_attribute_name(&name) {
             Ok(name)
         } else {
-            Err(format!("attribute name {name:?} (from {src:?}) is not valid"))
+            Err(format!(
+                "attribute name {name:?} (from {src:?}) is not valid"
+            ))
         }
     }
 
@@ -555,8 +571,7 @@ impl Interpreter {
                     ("on_error".to_string(), Some(t.clone()))
                 }
                 None => {
-                    self.trace
-                        .leave(cur.trace, now_ms, Some("on_error"), None);
+                    self.trace.leave(cur.trace, now_ms, Some("on_error"), None);
                     self.finish(
                         Outcome::Error {
                             block: Some(block.id.clone()),
@@ -623,11 +638,10 @@ impl Interpreter {
 
     fn end_hung_up(&mut self, now_ms: u64) {
         let cur = self.cur.take();
-        let block = cur
-            .as_ref()
-            .map(|c| self.flow.blocks()[c.idx].id.clone());
+        let block = cur.as_ref().map(|c| self.flow.blocks()[c.idx].id.clone());
         if let Some(c) = &cur {
-            self.trace.leave(c.trace, now_ms, Some("caller_hung_up"), None);
+            self.trace
+                .leave(c.trace, now_ms, Some("caller_hung_up"), None);
         }
         self.finish(Outcome::CallerHungUp { block }, None, now_ms);
     }
@@ -667,9 +681,11 @@ impl Interpreter {
                 let mut set = Map::new();
                 for (name, v) in &s.set {
                     let value = match v {
-                        crate::flow::SetValue::Template(t) => {
-                            self.flow.templates.render(t, &self.attrs).map(Value::String)
-                        }
+                        crate::flow::SetValue::Template(t) => self
+                            .flow
+                            .templates
+                            .render(t, &self.attrs)
+                            .map(Value::String),
                         crate::flow::SetValue::Expr(e) => self.flow.templates.eval(e, &self.attrs),
                         crate::flow::SetValue::Literal(l) => Ok(l.clone()),
                     };
@@ -698,10 +714,8 @@ impl Interpreter {
                         }
                         Ok(false) => {}
                         Err(e) => {
-                            return self.leave(
-                                Leave::Error(format!("branches[{i}].when: {e}")),
-                                now_ms,
-                            )
+                            return self
+                                .leave(Leave::Error(format!("branches[{i}].when: {e}")), now_ms)
                         }
                     }
                 }
@@ -726,11 +740,14 @@ impl Interpreter {
                             Some(LoopCount::Fixed(n)) => Some(*n),
                             Some(LoopCount::Template(t)) => {
                                 match self.flow.templates.render(t, &self.attrs).map(|s| {
-                                    s.trim().parse::<f64>().ok().filter(|n| {
-                                        n.fract() == 0.0 && *n >= 0.0
-                                    })
+                                    s.trim()
+                                        .parse::<f64>()
+                                        .ok()
+                                        .filter(|n| n.fract() == 0.0 && *n >= 0.0)
                                 }) {
-                                    Ok(Some(n)) => Some((n as u64).min(u64::from(MAX_LOOP_ITERATIONS)) as u32),
+                                    Ok(Some(n)) => {
+                                        Some((n as u64).min(u64::from(MAX_LOOP_ITERATIONS)) as u32)
+                                    }
                                     Ok(None) => {
                                         return self.leave(
                                             Leave::Error("count: not a whole number".into()),
@@ -738,7 +755,8 @@ impl Interpreter {
                                         )
                                     }
                                     Err(e) => {
-                                        return self.leave(Leave::Error(format!("count: {e}")), now_ms)
+                                        return self
+                                            .leave(Leave::Error(format!("count: {e}")), now_ms)
                                     }
                                 }
                             }
@@ -884,11 +902,7 @@ impl Interpreter {
                     deadline,
                     state,
                 },
-                Event::ExtensionResult {
-                    id: rid,
-                    ok,
-                    value,
-                },
+                Event::ExtensionResult { id: rid, ok, value },
             ) => {
                 if *rid != id {
                     self.set_wait(Wait::Extension {
@@ -932,13 +946,12 @@ impl Interpreter {
             Event::PlaybackFailed { id: r, reason } if *r == id => {
                 self.leave(Leave::Error(format!("playback failed: {reason}")), now_ms)
             }
-            Event::PlaybackStarted {
-                id: r,
-                duration_ms,
-            } if *r == id => self.set_wait(Wait::Play {
-                id,
-                deadline: deadline.min(now_ms + duration_ms + REPORT_GRACE_MS),
-            }),
+            Event::PlaybackStarted { id: r, duration_ms } if *r == id => {
+                self.set_wait(Wait::Play {
+                    id,
+                    deadline: deadline.min(now_ms + duration_ms + REPORT_GRACE_MS),
+                })
+            }
             Event::SpeechStarted | Event::Dtmf { .. } if barge_in => {
                 let by = match ev {
                     Event::Dtmf { digit } => format!("dtmf {digit}"),
@@ -957,7 +970,8 @@ impl Interpreter {
 
     fn input_block(&self) -> Option<Arc<Flow>> {
         let c = self.cur.as_ref()?;
-        matches!(self.flow.blocks()[c.idx].body, BlockBody::GetInput(_)).then(|| Arc::clone(&self.flow))
+        matches!(self.flow.blocks()[c.idx].body, BlockBody::GetInput(_))
+            .then(|| Arc::clone(&self.flow))
     }
 
     fn with_input_block<R>(&mut self, f: impl FnOnce(&mut Self, &GetInputBlock) -> R) -> Option<R> {
@@ -977,7 +991,9 @@ impl Interpreter {
                 match self.flow.templates.render(src, &self.attrs) {
                     Ok(s) => match s.parse::<AnswerType>() {
                         Ok(t) => Some(t),
-                        Err(e) => return self.leave(Leave::Error(format!("answer_type: {e}")), now_ms),
+                        Err(e) => {
+                            return self.leave(Leave::Error(format!("answer_type: {e}")), now_ms)
+                        }
                     },
                     Err(e) => return self.leave(Leave::Error(format!("answer_type: {e}")), now_ms),
                 }
@@ -1086,9 +1102,7 @@ impl Interpreter {
                 return self.leave(Leave::Error(format!("playback failed: {reason}")), now_ms);
             }
             Event::PlaybackStarted { id, duration_ms } if st.playing == Some(*id) => {
-                st.play_deadline = st
-                    .play_deadline
-                    .min(now_ms + duration_ms + REPORT_GRACE_MS);
+                st.play_deadline = st.play_deadline.min(now_ms + duration_ms + REPORT_GRACE_MS);
             }
             Event::SpeechStarted if speech => match st.phase {
                 InPhase::Prompting if g.barge_in => {
@@ -1106,7 +1120,10 @@ impl Interpreter {
             },
             Event::Dtmf { digit } if g.input.dtmf() => {
                 if matches!(st.phase, InPhase::Prompting) && !g.barge_in {
-                    self.note(now_ms, format!("key {digit} ignored: the prompt has no barge-in"));
+                    self.note(
+                        now_ms,
+                        format!("key {digit} ignored: the prompt has no barge-in"),
+                    );
                 } else {
                     self.barge(&mut st, format!("dtmf {digit}"), now_ms);
                     self.stop_recognition(&mut st);
@@ -1126,14 +1143,20 @@ impl Interpreter {
             }
             Event::NoSpeech { id } if st.recog == Some(*id) => {
                 st.recog = None;
-                if matches!(st.phase, InPhase::Listening { .. } | InPhase::Speaking { .. }) {
+                if matches!(
+                    st.phase,
+                    InPhase::Listening { .. } | InPhase::Speaking { .. }
+                ) {
                     return self.input_failure(g, st, Failure::NoInput, String::new(), now_ms);
                 }
             }
             Event::RecognitionFailed { id, reason } if st.recog == Some(*id) => {
                 st.recog = None;
                 self.set_wait(Wait::Input(Box::new(st)));
-                return self.leave(Leave::Error(format!("recognition failed: {reason}")), now_ms);
+                return self.leave(
+                    Leave::Error(format!("recognition failed: {reason}")),
+                    now_ms,
+                );
             }
             _ => {}
         }
@@ -1146,7 +1169,10 @@ impl Interpreter {
         }
         st.digits.push(digit);
         let first = *st.first_key_at.get_or_insert(now_ms);
-        let max = g.dtmf.max_digits.unwrap_or_else(|| default_max_digits(st.ty));
+        let max = g
+            .dtmf
+            .max_digits
+            .unwrap_or_else(|| default_max_digits(st.ty));
         if st.digits.chars().count() as u32 >= max {
             return self.input_digits_done(g, st, "max_digits", now_ms);
         }
@@ -1165,7 +1191,13 @@ impl Interpreter {
         }
     }
 
-    fn input_digits_done(&mut self, g: &GetInputBlock, mut st: InputState, ended_by: &str, now_ms: u64) {
+    fn input_digits_done(
+        &mut self,
+        g: &GetInputBlock,
+        mut st: InputState,
+        ended_by: &str,
+        now_ms: u64,
+    ) {
         let digits = std::mem::take(&mut st.digits);
         st.first_key_at = None;
         self.input_trace(TraceInput::Digits {
@@ -1188,7 +1220,14 @@ impl Interpreter {
         }
     }
 
-    fn input_speech(&mut self, g: &GetInputBlock, st: InputState, transcript: &str, confidence: f32, now_ms: u64) {
+    fn input_speech(
+        &mut self,
+        g: &GetInputBlock,
+        st: InputState,
+        transcript: &str,
+        confidence: f32,
+        now_ms: u64,
+    ) {
         let said = transcript.trim();
         if said.is_empty() {
             return self.input_failure(g, st, Failure::NoInput, String::new(), now_ms);
@@ -1227,7 +1266,14 @@ impl Interpreter {
         self.input_play_next(g, st, now_ms);
     }
 
-    fn input_failure(&mut self, g: &GetInputBlock, mut st: InputState, kind: Failure, heard: String, now_ms: u64) {
+    fn input_failure(
+        &mut self,
+        g: &GetInputBlock,
+        mut st: InputState,
+        kind: Failure,
+        heard: String,
+        now_ms: u64,
+    ) {
         self.stop_recognition(&mut st);
         if let Some(p) = st.playing.take() {
             self.stop_playback(p);
@@ -1282,7 +1328,14 @@ impl Interpreter {
         self.input_play_next(g, st, now_ms);
     }
 
-    fn input_success(&mut self, g: &GetInputBlock, mut st: InputState, v: Value, by: &str, now_ms: u64) {
+    fn input_success(
+        &mut self,
+        g: &GetInputBlock,
+        mut st: InputState,
+        v: Value,
+        by: &str,
+        now_ms: u64,
+    ) {
         self.stop_recognition(&mut st);
         if let Err(e) = self.set_attr(&st.attribute, v.clone()) {
             self.set_wait(Wait::Input(Box::new(st)));
@@ -1305,7 +1358,10 @@ impl Interpreter {
                 InPhase::Prompting => {
                     this.note(now_ms, "prompt not reported as finished in time".into());
                     this.set_wait(Wait::Input(Box::new(st)));
-                    this.leave(Leave::Error("playback not reported as finished".into()), now_ms);
+                    this.leave(
+                        Leave::Error("playback not reported as finished".into()),
+                        now_ms,
+                    );
                 }
                 InPhase::Listening { .. } => {
                     this.input_failure(g, st, Failure::NoInput, String::new(), now_ms)
@@ -1409,7 +1465,9 @@ impl Interpreter {
                     id: st.id,
                     detail: json!({"recording": recording, "duration_ms": duration_ms, "reason": reason}),
                 });
-                self.result(json!({"recording": recording, "duration_ms": duration_ms, "reason": reason}));
+                self.result(
+                    json!({"recording": recording, "duration_ms": duration_ms, "reason": reason}),
+                );
                 let set = self.set_attr(&st.attribute, Value::String(recording.clone()));
                 if st.hung_up {
                     return self.end_hung_up(now_ms);
@@ -1436,13 +1494,19 @@ impl Interpreter {
             return self.end_hung_up(now_ms);
         }
         if st.stop.is_none() {
-            self.note(now_ms, "recording ran past its maximum length: stopping it".into());
+            self.note(
+                now_ms,
+                "recording ran past its maximum length: stopping it".into(),
+            );
             self.actions.push_back(Action::StopRecording { id: st.id });
             st.stop = Some(RecordingEnd::MaxLength);
             st.deadline = now_ms + REPORT_GRACE_MS;
             return self.set_wait(Wait::Record(st));
         }
-        self.leave(Leave::Error("recording not reported after it was stopped".into()), now_ms);
+        self.leave(
+            Leave::Error("recording not reported after it was stopped".into()),
+            now_ms,
+        );
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1530,7 +1594,10 @@ impl Interpreter {
             Err(e) => return self.leave(Leave::Error(format!("url: {e}")), now_ms),
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return self.leave(Leave::Error(format!("url: {url:?} is not an http(s) URL")), now_ms);
+            return self.leave(
+                Leave::Error(format!("url: {url:?} is not an http(s) URL")),
+                now_ms,
+            );
         }
         let mut headers = Vec::new();
         for (k, v) in &w.headers {
@@ -1582,7 +1649,10 @@ impl Interpreter {
         let shift = (st.attempt - 1).min(20);
         let backoff = w.backoff_ms.saturating_mul(1 << shift).min(MAX_BACKOFF_MS);
         st.attempt += 1;
-        self.note(now_ms, format!("{why}; retry {} in {backoff} ms", st.attempt - 1));
+        self.note(
+            now_ms,
+            format!("{why}; retry {} in {backoff} ms", st.attempt - 1),
+        );
         if backoff == 0 {
             return self.webhook_send(w, st, now_ms);
         }
@@ -1592,7 +1662,9 @@ impl Interpreter {
     }
 
     fn webhook_event(&mut self, st: WebhookState, ev: &Event, now_ms: u64) {
-        let Some(w) = self.webhook_block() else { return };
+        let Some(w) = self.webhook_block() else {
+            return;
+        };
         match ev {
             Event::HttpResponse { id, status, body } if *id == st.id && !st.backing_off => {
                 self.input_trace(TraceInput::Response {
@@ -1623,7 +1695,10 @@ impl Interpreter {
                     429 | 500..=599 => self.webhook_retry(&w, st, format!("HTTP {status}"), now_ms),
                     _ => {
                         self.result(json!({ "status": status }));
-                        self.leave(Leave::Error(format!("webhook answered HTTP {status}")), now_ms)
+                        self.leave(
+                            Leave::Error(format!("webhook answered HTTP {status}")),
+                            now_ms,
+                        )
                     }
                 }
             }
@@ -1640,7 +1715,9 @@ impl Interpreter {
     }
 
     fn webhook_timeout(&mut self, st: WebhookState, now_ms: u64) {
-        let Some(w) = self.webhook_block() else { return };
+        let Some(w) = self.webhook_block() else {
+            return;
+        };
         if st.backing_off {
             return self.webhook_send(&w, st, now_ms);
         }
@@ -1653,9 +1730,13 @@ impl Interpreter {
 
     fn extension_step(&mut self, step: ExtensionStep, state: Value, now_ms: u64) {
         let flow = Arc::clone(&self.flow);
-        let Some(idx) = self.cur.as_ref().map(|c| c.idx) else { return };
+        let Some(idx) = self.cur.as_ref().map(|c| c.idx) else {
+            return;
+        };
         let block = &flow.blocks()[idx];
-        let BlockBody::Extension(def) = &block.body else { return };
+        let BlockBody::Extension(def) = &block.body else {
+            return;
+        };
         match step {
             ExtensionStep::Request {
                 payload,
@@ -1702,9 +1783,13 @@ impl Interpreter {
 
     fn extension_result(&mut self, mut state: Value, r: ExtensionResult, now_ms: u64) {
         let flow = Arc::clone(&self.flow);
-        let Some(idx) = self.cur.as_ref().map(|c| c.idx) else { return };
+        let Some(idx) = self.cur.as_ref().map(|c| c.idx) else {
+            return;
+        };
         let block = &flow.blocks()[idx];
-        let BlockBody::Extension(def) = &block.body else { return };
+        let BlockBody::Extension(def) = &block.body else {
+            return;
+        };
         if r == ExtensionResult::TimedOut {
             self.note(now_ms, "no extension result in time".into());
         }

@@ -78,11 +78,11 @@ pub use extension::{
 };
 pub use flow::{
     valid_attribute_name, valid_transfer_target, AmdBlock, AnswerTypeSource, Block, BlockBody,
-    ConditionBlock, DtmfSettings, ExtensionBlockDef, Flow, GetInputBlock, HangupBlock,
-    InputMode, LoopBlock, LoopCount, PlayBlock, PromptSource, RecordBlock, SetAttributeBlock,
-    SetValue, TransferBlock, WebhookBlock, BUILTIN_TYPES, SCHEMA_V1,
+    ConditionBlock, DtmfSettings, ExtensionBlockDef, Flow, GetInputBlock, HangupBlock, InputMode,
+    LoopBlock, LoopCount, PlayBlock, PromptSource, RecordBlock, SetAttributeBlock, SetValue,
+    TransferBlock, WebhookBlock, BUILTIN_TYPES, SCHEMA_V1,
 };
 pub use interp::{CallContext, Interpreter, HANGUP_BLOCK, HANGUP_FLOW_END, HANGUP_FLOW_ERROR};
 pub use simulate::{simulate, Script, SimulationReport};
-pub use template::is_template;
+pub use template::{check_template, is_template};
 pub use trace::{Trace, TraceEntry, TraceInput};

@@ -244,7 +244,11 @@ fn get_u64(o: Fields, k: &str, field: &str) -> Result<Option<u64>, FlowError> {
     }
 }
 
-fn get_str<'a>(o: &'a Map<String, Value>, k: &str, field: &str) -> Result<Option<&'a str>, FlowError> {
+fn get_str<'a>(
+    o: &'a Map<String, Value>,
+    k: &str,
+    field: &str,
+) -> Result<Option<&'a str>, FlowError> {
     match o.get(k) {
         None => Ok(None),
         Some(v) => v
@@ -255,16 +259,14 @@ fn get_str<'a>(o: &'a Map<String, Value>, k: &str, field: &str) -> Result<Option
 }
 
 fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, FlowError> {
-    v.as_object()
-        .ok_or_else(|| err(field, "must be an object"))
+    v.as_object().ok_or_else(|| err(field, "must be an object"))
 }
 
 impl Script {
     /// Parse a script; errors name the field (`callee[2].say`).
     pub fn parse(text: &str) -> Result<Script, FlowError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| {
-err("", crate::error::json_syntax(&e))
-        })?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| err("", crate::error::json_syntax(&e)))?;
         Self::from_value(&v)
     }
 
@@ -310,11 +312,13 @@ err("", crate::error::json_syntax(&e))
                 );
             }
             if let Some(t) = o.get("utc_offset_minutes") {
-                s.utc_offset_minutes = t
-                    .as_i64()
-                    .filter(|m| m.abs() <= 24 * 60)
-                    .ok_or_else(|| err("utc_offset_minutes", "must be a whole number of minutes within ±1440"))?
-                    as i32;
+                s.utc_offset_minutes =
+                    t.as_i64().filter(|m| m.abs() <= 24 * 60).ok_or_else(|| {
+                        err(
+                            "utc_offset_minutes",
+                            "must be a whole number of minutes within ±1440",
+                        )
+                    })? as i32;
             }
             if let Some(a) = o.get("amd") {
                 let a = object(a, "amd")?;
@@ -336,25 +340,26 @@ err("", crate::error::json_syntax(&e))
                     let h = object(h, &f)?;
                     check_keys(h, &f, &["status", "body", "delay_ms", "fail", "timeout"])?;
                     let delay_ms = get_u64(h, "delay_ms", &f)?.unwrap_or(0);
-                    s.webhooks.push(if let Some(st) = get_u64(h, "status", &f)? {
-                        if !(100..=599).contains(&st) {
-                            return Err(err(format!("{f}.status"), "must be 100-599"));
-                        }
-                        ScriptHttp::Response {
-                            status: st as u16,
-                            body: h.get("body").cloned(),
-                            delay_ms,
-                        }
-                    } else if let Some(r) = get_str(h, "fail", &f)? {
-                        ScriptHttp::Fail {
-                            reason: r.to_string(),
-                            delay_ms,
-                        }
-                    } else if h.get("timeout") == Some(&Value::Bool(true)) {
-                        ScriptHttp::Timeout
-                    } else {
-                        return Err(err(&f, "needs status, fail or \"timeout\": true"));
-                    });
+                    s.webhooks
+                        .push(if let Some(st) = get_u64(h, "status", &f)? {
+                            if !(100..=599).contains(&st) {
+                                return Err(err(format!("{f}.status"), "must be 100-599"));
+                            }
+                            ScriptHttp::Response {
+                                status: st as u16,
+                                body: h.get("body").cloned(),
+                                delay_ms,
+                            }
+                        } else if let Some(r) = get_str(h, "fail", &f)? {
+                            ScriptHttp::Fail {
+                                reason: r.to_string(),
+                                delay_ms,
+                            }
+                        } else if h.get("timeout") == Some(&Value::Bool(true)) {
+                            ScriptHttp::Timeout
+                        } else {
+                            return Err(err(&f, "needs status, fail or \"timeout\": true"));
+                        });
                 }
             }
             if let Some(x) = o.get("extensions") {
@@ -388,7 +393,14 @@ err("", crate::error::json_syntax(&e))
                 let t = object(t, "transfer")?;
                 check_keys(t, "transfer", &["ok", "delay_ms", "reason"])?;
                 s.transfer = ScriptTransfer {
-                    ok: t.get("ok").map(|v| v.as_bool().ok_or_else(|| err("transfer.ok", "must be true or false"))).transpose()?.unwrap_or(true),
+                    ok: t
+                        .get("ok")
+                        .map(|v| {
+                            v.as_bool()
+                                .ok_or_else(|| err("transfer.ok", "must be true or false"))
+                        })
+                        .transpose()?
+                        .unwrap_or(true),
                     delay_ms: get_u64(t, "delay_ms", "transfer")?.unwrap_or(SIM_TRANSFER_MS),
                     reason: get_str(t, "reason", "transfer")?.map(str::to_string),
                 };
@@ -399,7 +411,10 @@ err("", crate::error::json_syntax(&e))
         }
         let steps = match (steps, o.and_then(|o| o.get("callee"))) {
             (Some(a), _) => Some(a),
-            (None, Some(c)) => Some(c.as_array().ok_or_else(|| err("callee", "must be a list"))?),
+            (None, Some(c)) => Some(
+                c.as_array()
+                    .ok_or_else(|| err("callee", "must be a list"))?,
+            ),
             _ => None,
         };
         for (i, st) in steps.into_iter().flatten().enumerate() {
@@ -501,12 +516,7 @@ fn parse_step(v: &Value, f: &str) -> Result<ScriptStep, FlowError> {
             }
         }
         (None, None, true) => CalleeAct::Hangup,
-        _ => {
-            return Err(err(
-                f,
-                "needs exactly one of say, keys, \"hangup\": true",
-            ))
-        }
+        _ => return Err(err(f, "needs exactly one of say, keys, \"hangup\": true")),
     };
     Ok(ScriptStep {
         anchor: anchors.remove(0),
@@ -568,7 +578,11 @@ impl SimulationReport {
     /// The trace, then the outcome, the attributes and anything left unused.
     pub fn render_text(&self) -> String {
         let mut s = self.trace.render_text();
-        let _ = writeln!(s, "duration: {:.3} s (virtual)", self.duration_ms as f64 / 1000.0);
+        let _ = writeln!(
+            s,
+            "duration: {:.3} s (virtual)",
+            self.duration_ms as f64 / 1000.0
+        );
         let _ = writeln!(
             s,
             "attributes: {}",
@@ -588,13 +602,27 @@ impl SimulationReport {
 enum SimEv {
     Deliver(Event),
     PlaybackEnd(u64),
-    SpeechStart { text: String, duration_ms: u64, confidence: f32 },
-    SpeechEnd { text: String, confidence: f32 },
-    RecognitionResult { id: u64, text: String, confidence: f32 },
+    SpeechStart {
+        text: String,
+        duration_ms: u64,
+        confidence: f32,
+    },
+    SpeechEnd {
+        text: String,
+        confidence: f32,
+    },
+    RecognitionResult {
+        id: u64,
+        text: String,
+        confidence: f32,
+    },
     Key(char),
     Hangup,
     RecordingMax(u64),
-    SilenceCheck { id: u64, token: u64 },
+    SilenceCheck {
+        id: u64,
+        token: u64,
+    },
     RecordingStop(u64, RecordingEnd),
 }
 
@@ -702,7 +730,8 @@ impl Sim<'_> {
         if let Some(r) = self.recording.take() {
             self.at(self.now, SimEv::RecordingStop(r.id, reason));
             // Remember the fields for the report event.
-            self.recording_done.push((r.id, r.ordinal, self.now - r.started_at));
+            self.recording_done
+                .push((r.id, r.ordinal, self.now - r.started_at));
         }
     }
 
@@ -837,7 +866,10 @@ impl Sim<'_> {
                 if let Some(r) = self.recording.as_mut() {
                     r.token += 1;
                 }
-                self.at(self.now + duration_ms, SimEv::SpeechEnd { text, confidence });
+                self.at(
+                    self.now + duration_ms,
+                    SimEv::SpeechEnd { text, confidence },
+                );
                 self.deliver(Event::SpeechStarted);
             }
             SimEv::SpeechEnd { text, confidence } => {
@@ -921,7 +953,11 @@ impl Sim<'_> {
 
 /// Run `flow` against the scripted callee `script`, answers parsed by `parser`, in virtual
 /// time: the call is answered at 0 and runs until the flow ends or `script.max_ms`.
-pub fn simulate(flow: &Arc<Flow>, script: &Script, parser: Arc<dyn AnswerParser>) -> SimulationReport {
+pub fn simulate(
+    flow: &Arc<Flow>,
+    script: &Script,
+    parser: Arc<dyn AnswerParser>,
+) -> SimulationReport {
     let ctx = CallContext {
         call_id: "simulated".into(),
         call_start_unix_ms: script.call_start_unix_ms,

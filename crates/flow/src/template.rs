@@ -21,6 +21,13 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
+/// Check a template's syntax with the flow's template rules (for extension blocks'
+/// [`crate::ExtensionBlock::validate`]): `Err` has the error, e.g. `template error: syntax
+/// error: unexpected end of input (template line 1)`.
+pub fn check_template(src: &str) -> Result<(), String> {
+    Templates::new().check(src)
+}
+
 /// The template engine of a flow: one environment, shared by every call of the flow.
 pub(crate) struct Templates {
     env: Environment<'static>,

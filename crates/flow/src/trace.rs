@@ -205,7 +205,11 @@ impl Trace {
             let _ = writeln!(out, "({} more block visits)", self.dropped_entries);
         }
         if let Some(o) = &self.outcome {
-            let _ = writeln!(out, "outcome: {}", serde_json::to_string(o).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "outcome: {}",
+                serde_json::to_string(o).unwrap_or_default()
+            );
         }
         out
     }
@@ -256,7 +260,10 @@ fn describe(i: &TraceInput, secs: &dyn Fn(u64) -> String) -> String {
             at_ms,
             attempt,
             heard,
-        } => format!("{} no match for {heard:?} (attempt {attempt})", secs(*at_ms)),
+        } => format!(
+            "{} no match for {heard:?} (attempt {attempt})",
+            secs(*at_ms)
+        ),
         TraceInput::Repeat { at_ms, count } => format!("{} repeat #{count}", secs(*at_ms)),
         TraceInput::Request {
             at_ms,

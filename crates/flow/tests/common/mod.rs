@@ -17,9 +17,27 @@ pub struct TestParser;
 
 fn small_number(w: &str) -> Option<i64> {
     const N: [&str; 21] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen", "twenty",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
     ];
     N.iter().position(|n| *n == w).map(|i| i as i64)
 }
@@ -58,7 +76,9 @@ impl AnswerParser for TestParser {
                         return Some(json!(n));
                     }
                 }
-                small_number(first).filter(|_| words.len() == 1).map(|n| json!(n))
+                small_number(first)
+                    .filter(|_| words.len() == 1)
+                    .map(|n| json!(n))
             }
             AnswerType::Date => {
                 let b = t.trim().as_bytes();
@@ -118,7 +138,11 @@ fn known_fields(fields: &Map<String, Value>, allowed: &[&str], errors: &mut Vec<
 }
 
 fn render_field(call: &ExtensionCall<'_>, k: &str) -> Result<String, String> {
-    let src = call.fields.get(k).and_then(Value::as_str).unwrap_or_default();
+    let src = call
+        .fields
+        .get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     call.render(src).map(|s| s.trim().to_string())
 }
 
@@ -135,10 +159,21 @@ impl ExtensionBlock for Classify {
     }
     fn validate(&self, fields: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
         let mut e = Vec::new();
-        known_fields(fields, &["recording", "threshold", "attribute", "timeout_ms"], &mut e);
+        known_fields(
+            fields,
+            &["recording", "threshold", "attribute", "timeout_ms"],
+            &mut e,
+        );
         match fields.get("recording") {
-            Some(Value::String(s)) if !s.is_empty() => {}
-            _ => e.push(FieldError::new("recording", "is required (a recording id or template)")),
+            Some(Value::String(s)) if !s.is_empty() => {
+                if let Err(m) = tympan_flow::check_template(s) {
+                    e.push(FieldError::new("recording", m));
+                }
+            }
+            _ => e.push(FieldError::new(
+                "recording",
+                "is required (a recording id or template)",
+            )),
         }
         template_or_number(fields, "threshold", &mut e);
         if let Some(a) = fields.get("attribute") {
@@ -165,7 +200,11 @@ impl ExtensionBlock for Classify {
         };
         ExtensionStep::Request {
             payload: json!({ "recording": recording }),
-            timeout_ms: call.fields.get("timeout_ms").and_then(Value::as_u64).unwrap_or(10_000),
+            timeout_ms: call
+                .fields
+                .get("timeout_ms")
+                .and_then(Value::as_u64)
+                .unwrap_or(10_000),
         }
     }
     fn on_result(&self, call: &mut ExtensionCall<'_>, r: ExtensionResult) -> ExtensionStep {
@@ -192,7 +231,11 @@ impl ExtensionBlock for Classify {
             .unwrap_or("risk_score");
         let mut set = Map::new();
         set.insert(attr.to_string(), json!(p));
-        let branch = if p >= threshold { "high_risk" } else { "low_risk" };
+        let branch = if p >= threshold {
+            "high_risk"
+        } else {
+            "low_risk"
+        };
         ExtensionStep::Exit {
             exit: ExtensionExit::Branch(branch.into()),
             set,
@@ -209,7 +252,13 @@ impl ExtensionBlock for VoiceId {
         "voice_id"
     }
     fn branches(&self) -> &[&str] {
-        &["accept", "reject", "not_enough_speech", "not_enrolled", "opted_out"]
+        &[
+            "accept",
+            "reject",
+            "not_enough_speech",
+            "not_enrolled",
+            "opted_out",
+        ]
     }
     fn validate(&self, fields: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
         let mut e = Vec::new();
@@ -227,7 +276,10 @@ impl ExtensionBlock for VoiceId {
         }
     }
     fn enter(&self, call: &mut ExtensionCall<'_>) -> ExtensionStep {
-        let (Ok(rec), Ok(speaker)) = (render_field(call, "recording"), render_field(call, "speaker_id")) else {
+        let (Ok(rec), Ok(speaker)) = (
+            render_field(call, "recording"),
+            render_field(call, "speaker_id"),
+        ) else {
             return exit_error("template error");
         };
         if speaker.is_empty() {
@@ -248,7 +300,11 @@ impl ExtensionBlock for VoiceId {
             ExtensionResult::Failed(e) => return exit_error(&e),
             ExtensionResult::TimedOut => return exit_error("voice id timed out"),
         };
-        let decision = v.get("decision").and_then(Value::as_str).unwrap_or("").to_string();
+        let decision = v
+            .get("decision")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let branch = match decision.as_str() {
             "ACCEPT" => Some("accept"),
             "REJECT" => Some("reject"),
@@ -345,7 +401,10 @@ pub fn finished(actions: &[Action]) -> (&tympan_flow::Outcome, &Map<String, Valu
     actions
         .iter()
         .find_map(|a| match a {
-            Action::Finished { outcome, attributes } => Some((outcome, attributes)),
+            Action::Finished {
+                outcome,
+                attributes,
+            } => Some((outcome, attributes)),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no finished in {actions:?}"))
