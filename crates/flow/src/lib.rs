@@ -63,6 +63,7 @@ mod flow;
 mod interp;
 pub mod limits;
 pub mod simulate;
+mod speech_answers;
 mod template;
 mod trace;
 
@@ -84,5 +85,6 @@ pub use flow::{
 };
 pub use interp::{CallContext, Interpreter, HANGUP_BLOCK, HANGUP_FLOW_END, HANGUP_FLOW_ERROR};
 pub use simulate::{simulate, Script, SimulationReport};
+pub use speech_answers::SpeechAnswers;
 pub use template::{check_template, is_template};
 pub use trace::{Trace, TraceEntry, TraceInput};

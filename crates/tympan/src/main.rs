@@ -34,6 +34,9 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Place one outbound SIP call (AMD on its audio), print the result, exit with its code.
     Call(Box<cmd::call::CallArgs>),
+    /// Contact flows: `flow validate FILE...`, `flow simulate FILE --script CALLEE.json`.
+    #[command(subcommand)]
+    Flow(cmd::flow::FlowCmd),
     /// The call history of a store: `calls list`, `calls show ID` (events, actions, SIP ladder).
     Calls(cmd::calls::CallsArgs),
     /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Loadtest(a) => cmd::loadtest::run(*a),
         Command::Call(a) => return cmd::call::run(*a),
         Command::Calls(a) => cmd::calls::run(a),
+        Command::Flow(c) => cmd::flow::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

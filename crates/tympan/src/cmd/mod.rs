@@ -8,6 +8,7 @@ pub mod call;
 pub mod calls;
 pub mod dtmf;
 pub mod features;
+pub mod flow;
 pub mod loadtest;
 mod mono;
 pub mod serve;
