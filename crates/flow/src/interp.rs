@@ -873,7 +873,7 @@ impl Interpreter {
             (Wait::Record(st), _) => self.record_event(st, ev, now_ms),
             (Wait::Webhook(st), _) => self.webhook_event(st, ev, now_ms),
             (
-                Wait::Transfer { id, to, deadline },
+                Wait::Transfer { id, to, .. },
                 Event::TransferFinished {
                     id: rid,
                     ok,
@@ -885,7 +885,6 @@ impl Interpreter {
                     id,
                     detail: json!({"ok": ok, "reason": reason}),
                 });
-                let _ = deadline;
                 if *ok {
                     let block = self.current_block().unwrap_or_default().to_string();
                     let t = self.trace_idx();
