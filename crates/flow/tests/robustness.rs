@@ -26,7 +26,13 @@ impl Rng {
 
 fn sample(name: &str) -> Arc<Flow> {
     let path = format!("{}/../../flows/{name}", env!("CARGO_MANIFEST_DIR"));
-    Arc::new(Flow::parse(&std::fs::read_to_string(path).unwrap(), &common::extensions()).unwrap())
+    Arc::new(
+        Flow::parse(
+            &std::fs::read_to_string(path).unwrap(),
+            &common::extensions(),
+        )
+        .unwrap(),
+    )
 }
 
 #[derive(Default)]
@@ -49,25 +55,42 @@ fn pick(r: &mut Rng, v: &[u64]) -> u64 {
 
 fn random_event(r: &mut Rng, ids: &Ids) -> Event {
     const SAID: [&str; 8] = ["yes", "no", "okay", "repeat", "b", "twelve", "", "what"];
-    const AMD: [&str; 5] = ["human", "machine_start", "machine_end_beep", "fax", "unknown"];
+    const AMD: [&str; 5] = [
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "fax",
+        "unknown",
+    ];
     match r.below(15) {
-        0 => Event::PlaybackFinished { id: pick(r, &ids.play) },
-        1 => Event::PlaybackFailed { id: pick(r, &ids.play), reason: "x".into() },
+        0 => Event::PlaybackFinished {
+            id: pick(r, &ids.play),
+        },
+        1 => Event::PlaybackFailed {
+            id: pick(r, &ids.play),
+            reason: "x".into(),
+        },
         2 => Event::SpeechStarted,
-        3 => Event::Dtmf { digit: b"0123456789*#"[r.below(12) as usize] as char },
+        3 => Event::Dtmf {
+            digit: b"0123456789*#"[r.below(12) as usize] as char,
+        },
         4 => Event::Recognized {
             id: pick(r, &ids.recog),
             transcript: SAID[r.below(8) as usize].into(),
             confidence: (r.below(100) as f32) / 100.0,
         },
-        5 => Event::NoSpeech { id: pick(r, &ids.recog) },
+        5 => Event::NoSpeech {
+            id: pick(r, &ids.recog),
+        },
         6 => Event::RecordingFinished {
             id: pick(r, &ids.rec),
             recording: format!("rec-{}", r.below(9)),
             duration_ms: r.below(20_000),
             reason: RecordingEnd::Silence,
         },
-        7 => Event::AmdResult { answered_by: AMD[r.below(5) as usize].into() },
+        7 => Event::AmdResult {
+            answered_by: AMD[r.below(5) as usize].into(),
+        },
         8 => Event::Beep,
         9 => Event::HttpResponse {
             id: pick(r, &ids.http),
@@ -77,19 +100,41 @@ fn random_event(r: &mut Rng, ids: &Ids) -> Event {
         10 => Event::ExtensionResult {
             id: pick(r, &ids.ext),
             ok: r.below(3) > 0,
-            value: [json!({"probability": 0.7}), json!({"decision": "ACCEPT"}), json!({"decision": "NOT_ENOUGH_SPEECH"}), json!("err"), Value::Null][r.below(5) as usize].clone(),
+            value: [
+                json!({"probability": 0.7}),
+                json!({"decision": "ACCEPT"}),
+                json!({"decision": "NOT_ENOUGH_SPEECH"}),
+                json!("err"),
+                Value::Null,
+            ][r.below(5) as usize]
+                .clone(),
         },
-        11 => Event::TransferFinished { id: pick(r, &ids.transfer), ok: r.below(2) == 0, reason: None },
-        12 => Event::PlaybackStarted { id: pick(r, &ids.play), duration_ms: r.below(10_000) },
+        11 => Event::TransferFinished {
+            id: pick(r, &ids.transfer),
+            ok: r.below(2) == 0,
+            reason: None,
+        },
+        12 => Event::PlaybackStarted {
+            id: pick(r, &ids.play),
+            duration_ms: r.below(10_000),
+        },
         13 if r.below(20) == 0 => Event::RemoteHangup,
-        _ => Event::HttpFailed { id: pick(r, &ids.http), reason: "refused".into() },
+        _ => Event::HttpFailed {
+            id: pick(r, &ids.http),
+            reason: "refused".into(),
+        },
     }
 }
 
 /// Drive one call with random events; returns the number of events fed.
 fn run(flow: &Arc<Flow>, attrs: Value, seed: u64) -> usize {
     let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut it = Interpreter::new(flow.clone(), common::attrs(attrs), Default::default(), common::parser());
+    let mut it = Interpreter::new(
+        flow.clone(),
+        common::attrs(attrs),
+        Default::default(),
+        common::parser(),
+    );
     let mut ids = Ids::default();
     let mut now = 0u64;
     let mut finished = 0;
@@ -98,7 +143,10 @@ fn run(flow: &Arc<Flow>, attrs: Value, seed: u64) -> usize {
     for step in 0..5_000 {
         let mut after_finished = false;
         while let Some(a) = it.poll_action() {
-            assert!(!after_finished, "seed {seed}: an action after finished: {a:?}");
+            assert!(
+                !after_finished,
+                "seed {seed}: an action after finished: {a:?}"
+            );
             match a {
                 Action::Play { id, .. } => ids.play.push(id),
                 Action::StartRecognition { id, .. } => ids.recog.push(id),
@@ -119,7 +167,10 @@ fn run(flow: &Arc<Flow>, attrs: Value, seed: u64) -> usize {
             return fed;
         }
         if let Some(d) = it.poll_timeout() {
-            assert!(d >= now, "seed {seed} step {step}: deadline {d} before now {now}");
+            assert!(
+                d >= now,
+                "seed {seed} step {step}: deadline {d} before now {now}"
+            );
         }
         // Mostly random events; sometimes let the next deadline pass.
         if r.below(4) == 0 || step > 2_000 {
@@ -128,7 +179,10 @@ fn run(flow: &Arc<Flow>, attrs: Value, seed: u64) -> usize {
                     now = d;
                     it.handle_timeout(now);
                 }
-                None => panic!("seed {seed}: waiting with no deadline in {:?}", it.current_block()),
+                None => panic!(
+                    "seed {seed}: waiting with no deadline in {:?}",
+                    it.current_block()
+                ),
             }
         } else {
             now += r.below(3_000);
@@ -143,7 +197,10 @@ fn run(flow: &Arc<Flow>, attrs: Value, seed: u64) -> usize {
             fed += 1;
         }
     }
-    panic!("seed {seed}: the flow did not end in 5000 steps (at {:?})", it.current_block());
+    panic!(
+        "seed {seed}: the flow did not end in 5000 steps (at {:?})",
+        it.current_block()
+    );
 }
 
 #[test]
