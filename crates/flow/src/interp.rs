@@ -1592,7 +1592,9 @@ impl Interpreter {
             Ok(u) => u.trim().to_string(),
             Err(e) => return self.leave(Leave::Error(format!("url: {e}")), now_ms),
         };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.chars().any(|c| c.is_control() || c == ' ')
+        {
             return self.leave(
                 Leave::Error(format!("url: {url:?} is not an http(s) URL")),
                 now_ms,
@@ -1601,6 +1603,12 @@ impl Interpreter {
         let mut headers = Vec::new();
         for (k, v) in &w.headers {
             match t.render(v, &self.attrs) {
+                Ok(v) if v.chars().any(|c| c.is_control() && c != '\t') => {
+                    return self.leave(
+                        Leave::Error(format!("headers.{k}: the value has control characters")),
+                        now_ms,
+                    )
+                }
                 Ok(v) => headers.push((k.clone(), v)),
                 Err(e) => return self.leave(Leave::Error(format!("headers.{k}: {e}")), now_ms),
             }
