@@ -656,7 +656,9 @@ fn pattern_message(pattern: &str) -> String {
         "^[a-z][a-z0-9_]{0,63}$" => {
             "must be a type name: lowercase letters, digits and _ (starting with a letter)".into()
         }
-        "^https?://" => "must be an http:// or https:// URL".into(),
+        "^(https?://|\\{\\{)" => {
+            "must be an http:// or https:// URL (or a template starting with {{)".into()
+        }
         "^[0-9*#A-D]{0,16}$" => "must be DTMF keys (0-9 * # A-D), at most 16".into(),
         "^[A-Za-z0-9-]{1,64}$" => "header name must be 1-64 of A-Z a-z 0-9 -".into(),
         p => format!("must match {p}"),

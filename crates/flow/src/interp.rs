@@ -873,7 +873,7 @@ impl Interpreter {
             (Wait::Record(st), _) => self.record_event(st, ev, now_ms),
             (Wait::Webhook(st), _) => self.webhook_event(st, ev, now_ms),
             (
-                Wait::Transfer { id, to, deadline },
+                Wait::Transfer { id, to, .. },
                 Event::TransferFinished {
                     id: rid,
                     ok,
@@ -885,7 +885,6 @@ impl Interpreter {
                     id,
                     detail: json!({"ok": ok, "reason": reason}),
                 });
-                let _ = deadline;
                 if *ok {
                     let block = self.current_block().unwrap_or_default().to_string();
                     let t = self.trace_idx();
@@ -1593,7 +1592,9 @@ impl Interpreter {
             Ok(u) => u.trim().to_string(),
             Err(e) => return self.leave(Leave::Error(format!("url: {e}")), now_ms),
         };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.chars().any(|c| c.is_control() || c == ' ')
+        {
             return self.leave(
                 Leave::Error(format!("url: {url:?} is not an http(s) URL")),
                 now_ms,
@@ -1602,6 +1603,12 @@ impl Interpreter {
         let mut headers = Vec::new();
         for (k, v) in &w.headers {
             match t.render(v, &self.attrs) {
+                Ok(v) if v.chars().any(|c| c.is_control() && c != '\t') => {
+                    return self.leave(
+                        Leave::Error(format!("headers.{k}: the value has control characters")),
+                        now_ms,
+                    )
+                }
                 Ok(v) => headers.push((k.clone(), v)),
                 Err(e) => return self.leave(Leave::Error(format!("headers.{k}: {e}")), now_ms),
             }

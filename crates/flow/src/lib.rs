@@ -8,7 +8,7 @@
 //!   [`Interpreter::poll_timeout`]. No clock, socket, file, thread or async inside.
 //! - [`AnswerParser`] turns words and digits into answers (the speech crate implements it).
 //! - [`ExtensionBlock`] adds block types (`classify`, `voice_id`) from other crates.
-//! - [`Trace`] records every block visit; [`simulate`] runs a flow against a scripted callee
+//! - [`Trace`] records every block visit; [`simulate()`] runs a flow against a scripted callee
 //!   in virtual time.
 //!
 //! The driving loop of a shell:

@@ -143,6 +143,23 @@ fn webhook_retries_with_doubling_backoff_then_fails() {
 }
 
 #[test]
+fn webhook_refuses_header_injection_and_bad_urls() {
+    let f = webhook_flow(json!({}));
+    let mut it = start(&f, json!({"caller": "1", "token": "x\r\nX-Evil: 1"}));
+    let a = drain(&mut it);
+    assert!(
+        !a.iter().any(|x| matches!(x, Action::HttpRequest { .. })),
+        "{a:?}"
+    );
+    assert_eq!(hangup_reason(&a).as_deref(), Some("failed"));
+    let f = webhook_flow(json!({"url": "{{ base }}/x"}));
+    let mut it = start(&f, json!({"base": "https://a b.example"}));
+    assert_eq!(hangup_reason(&drain(&mut it)).as_deref(), Some("failed"));
+    let mut it = start(&f, json!({"base": "https://ok.example"}));
+    assert_eq!(http(&drain(&mut it)).1, "https://ok.example/x");
+}
+
+#[test]
 fn webhook_client_error_is_not_retried_and_429_is() {
     let f = webhook_flow(json!({"retries": 1, "backoff_ms": 0}));
     let mut it = start(&f, json!({}));

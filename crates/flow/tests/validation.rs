@@ -610,3 +610,22 @@ fn schema_limits_match_the_constants() {
         .unwrap()
         .contains(&format!("{{0,{}}}", MAX_ATTRIBUTE_NAME_CHARS - 1)));
 }
+
+/// The README's flow and script examples parse.
+#[test]
+fn readme_examples_parse() {
+    let readme = include_str!("../README.md");
+    let blocks: Vec<&str> = readme
+        .split("```json")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2, "a flow and a script");
+    let f = Flow::parse_named("README flow", blocks[0], &Extensions::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.id(), "dob-check");
+    assert!(f.warnings().is_empty(), "{:?}", f.warnings());
+    let s = tympan_flow::Script::parse(blocks[1]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.callee.len(), 5);
+    assert_eq!(s.webhooks.len(), 2);
+}
