@@ -41,21 +41,13 @@ pub async fn list_calls(
 }
 
 fn utc(ms: i64) -> String {
-    // Civil date from unix days (proleptic Gregorian), without a date crate.
     let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let day = tympan_speech::answers::Date::from_days_since_epoch(secs.div_euclid(86_400))
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "?".into());
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        "{day} {:02}:{:02}:{:02}Z",
         tod / 3600,
         tod % 3600 / 60,
         tod % 60
