@@ -23,19 +23,17 @@
 //! at the end, once the TU has answered what it holds and hung up every call, running the
 //! timers out leaves no transaction, no call and no deadline.
 //!
-//! One exemption, known gaps of the user agent found by this target (reported to its owner):
-//! an outbound call we hung up before its final response stays forever when the peer never
-//! sends one: after a CANCEL there is no RFC 3261 §9.1 give-up 64*T1 later.
-//! [`UA_KEEPS_UNANSWERED_CANCELLED_INVITES`] names it; set it to `false` once fixed. (A
-//! second half of this gap, the deferred CANCEL never sent after a 100 Trying only, is fixed:
-//! any 1xx lets it go.)
+//! Gaps of the user agent this target found, now fixed: an outbound call hung up before its
+//! final response stayed forever when the peer never sent one (the user agent now gives the
+//! INVITE up 64*T1 after its CANCEL, RFC 3261 §9.1), and the deferred CANCEL was never sent
+//! after a 100 Trying only (any 1xx lets it go).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::{fnv1a, Outcome};
 use tympan_telephony::dialog::{
-    CallId, DialogEvent, DialogState, OutboundCall, Role, SplitMix64, UaConfig, UserAgent,
+    CallId, DialogEvent, OutboundCall, SplitMix64, UaConfig, UserAgent,
 };
 use tympan_telephony::sdp::{self, Codec, Direction, LocalMedia};
 use tympan_telephony::sip::{
@@ -51,10 +49,6 @@ pub const MAX_TIMER_STEPS: usize = 10_000;
 pub const MAX_TRANSMITS_PER_STEP: usize = 512;
 /// Most operations run from one input.
 pub const MAX_OPS: usize = 64;
-/// The user agent keeps an outbound call hung up before its final response when that
-/// response never comes (see the module documentation), so such calls are tolerated at the
-/// end of a run.
-pub const UA_KEEPS_UNANSWERED_CANCELLED_INVITES: bool = true;
 /// Time run at the end so that every transaction and call times out, ms.
 pub const DRAIN_MS: u64 = 600_000;
 
@@ -145,8 +139,6 @@ struct PeerView {
     last_request: Option<Message>,
     /// Our last INVITE (to answer with `f`).
     last_invite: Option<Message>,
-    /// Call-IDs whose INVITE got a final response from the peer.
-    finals: HashSet<String>,
     /// Our last final response to an INVITE (to ACK with `k`).
     last_invite_final: Option<Message>,
     /// The last 2xx to INVITE either side sent, and whether we sent it.
@@ -183,11 +175,10 @@ impl PeerView {
             StartLine::Request(r) if r.method == Method::Invite => {
                 self.last_peer_invite = Some(m.clone())
             }
-            StartLine::Response(r) if m.cseq.method == Method::Invite && r.code >= 200 => {
-                self.finals.insert(m.call_id.clone());
-                if r.code < 300 {
-                    self.last_2xx = Some((m.clone(), false))
-                }
+            StartLine::Response(r)
+                if m.cseq.method == Method::Invite && (200..300).contains(&r.code) =>
+            {
+                self.last_2xx = Some((m.clone(), false))
             }
             _ => {}
         }
@@ -551,8 +542,6 @@ struct UaRun {
     /// Calls in order of appearance (inbound and outbound), newest last.
     calls: Vec<CallId>,
     incoming: Vec<CallId>,
-    /// Calls we hung up.
-    hung_up: HashSet<CallId>,
     events: u64,
 }
 
@@ -695,7 +684,6 @@ impl UaRun {
             }
             Op::Hangup => {
                 if let Some(&c) = self.calls.last() {
-                    self.hung_up.insert(c);
                     let _ = self.ua.hangup(c, self.now);
                     self.drain();
                 }
@@ -714,7 +702,6 @@ impl UaRun {
     fn finish(&mut self) {
         for c in self.calls.clone() {
             if self.ua.dialog(c).is_some() {
-                self.hung_up.insert(c);
                 let _ = self.ua.hangup(c, self.now);
                 self.drain();
             }
@@ -723,30 +710,19 @@ impl UaRun {
         while self.now < end {
             self.advance(Some(MAX_ADVANCE_MS.min(end - self.now)));
         }
-        let mut tolerated = 0;
-        let mut left = Vec::new();
-        for c in &self.calls {
-            let Some(d) = self.ua.dialog(*c) else {
-                continue;
-            };
-            let known_gap = UA_KEEPS_UNANSWERED_CANCELLED_INVITES
-                && d.role == Role::Uac
-                && matches!(d.state, DialogState::Calling | DialogState::Early)
-                && self.hung_up.contains(c)
-                && !self.peer.finals.contains(&d.call_id);
-            if known_gap {
-                tolerated += 1;
-            } else {
-                left.push((*c, d.role, d.state));
-            }
-        }
+        let left: Vec<_> = self
+            .calls
+            .iter()
+            .filter_map(|c| self.ua.dialog(*c).map(|d| (*c, d.role, d.state)))
+            .collect();
         assert!(
             left.is_empty(),
             "calls left after hang-up and timers: {left:?}"
         );
-        assert_eq!(self.ua.active_calls(), tolerated, "active calls left");
-        assert!(
-            self.ua.transactions() <= tolerated,
+        assert_eq!(self.ua.active_calls(), 0, "active calls left");
+        assert_eq!(
+            self.ua.transactions(),
+            0,
             "{} transactions left after hang-up and timers",
             self.ua.transactions()
         );
@@ -786,7 +762,6 @@ pub fn sip_transactions(input: &[u8]) -> Outcome {
         peer: PeerView::default(),
         calls: Vec::new(),
         incoming: Vec::new(),
-        hung_up: HashSet::new(),
         events: 0,
     };
     let mut parsed = 0u64;

@@ -393,6 +393,60 @@ fn cancel_before_answer_gives_487() {
 }
 
 #[test]
+fn cancelled_invite_without_final_response_is_given_up_after_64_t1() {
+    let mut n = Net::new();
+    // The callee answers the CANCEL but its 487 never arrives (RFC 3261 §9.1).
+    n.filter = Box::new(|from, _, m| !(*from == addr(B) && line(m) == "487 INVITE"));
+    let call = n.a.invite(outbound(None), 0).unwrap();
+    n.pump();
+    let inbound = n.incoming();
+    n.b.ringing(inbound, 0).unwrap();
+    n.pump();
+    n.now = 1_000;
+    n.a.hangup(call, 1_000).unwrap();
+    n.pump();
+    assert_eq!(sent(&n, A, "CANCEL 1").len(), 1);
+    assert_eq!(sent(&n, B, "200 CANCEL").len(), 1);
+    // 64*T1 after the CANCEL, not before: the call is still there at 32.999 s.
+    n.run_until(32_999);
+    assert!(n.a.dialog(call).is_some());
+    assert!(!n
+        .ev_a
+        .iter()
+        .any(|(_, e)| matches!(e, DialogEvent::Failed { .. })));
+    assert_eq!(n.a.poll_timeout(), Some(33_000));
+    n.run_until(33_000);
+    assert_eq!(
+        n.ev_a.last().unwrap(),
+        &(
+            call,
+            DialogEvent::Failed {
+                code: 487,
+                reason: tympan_telephony::dialog::GIVE_UP_REASON.into()
+            }
+        )
+    );
+    assert!(n.a.dialog(call).is_none());
+    assert_eq!(n.a.active_calls(), 0);
+    assert_eq!(n.a.transactions(), 0, "the INVITE transaction is destroyed");
+    // The 487 lost on the way was retransmitted (and lost) until B gave up too; nothing is
+    // left on either side once their timers ran.
+    n.run_until(120_000);
+    assert!(sent(&n, B, "487 INVITE").len() > 1);
+    assert_eq!(n.a.poll_timeout(), None);
+    assert_eq!(n.b.poll_timeout(), None);
+    assert_eq!(n.b.active_calls(), 0);
+    // A 487 arriving after the give-up is a stray response: no second event, no ACK.
+    let events = n.ev_a.len();
+    let late = sent(&n, B, "487 INVITE")[0].msg.to_bytes();
+    n.a.handle_datagram(&late, addr(B), Transport::Udp, 120_000)
+        .unwrap();
+    n.pump();
+    assert_eq!(n.ev_a.len(), events);
+    assert!(sent(&n, A, "ACK 1").is_empty());
+}
+
+#[test]
 fn lost_invite_200_and_ack_are_recovered_by_retransmission() {
     let mut n = Net::new();
     let mut lost = vec!["INVITE 1", "200 INVITE", "ACK 1"];

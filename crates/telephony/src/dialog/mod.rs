@@ -22,5 +22,5 @@ pub use registrar::{
 pub use transfer::REFER_SUBSCRIPTION_S;
 pub use ua::{
     CallId, Dialog, DialogEvent, DialogState, IncomingCall, OutboundCall, Role, UaConfig, UaError,
-    UserAgent, ACCEPT, ALLOW, SUPPORTED, TOKEN_HEX,
+    UserAgent, ACCEPT, ALLOW, GIVE_UP_REASON, SUPPORTED, TOKEN_HEX,
 };

@@ -24,6 +24,9 @@ pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY"
 pub const ACCEPT: &str = "application/sdp";
 /// Option tags we support in `Require` (none: 420 for any).
 pub const SUPPORTED: &[&str] = &[];
+/// Reason of the [`DialogEvent::Failed`] (code 487) of an outbound call we hung up before
+/// its answer when no final response came within 64*T1 of our CANCEL (RFC 3261 §9.1).
+pub const GIVE_UP_REASON: &str = "Request Terminated (no final response 64*T1 after CANCEL)";
 /// Length of the tags, Call-ID and branch suffixes we generate (hex digits).
 pub const TOKEN_HEX: usize = 16;
 
@@ -244,6 +247,9 @@ pub struct Dialog {
     provisional_seen: bool,
     cancel_pending: bool,
     cancelled: bool,
+    /// UAC: when our CANCEL went out + 64*T1, the INVITE is given up if no final response
+    /// came by then (RFC 3261 §9.1).
+    cancel_give_up_at: Option<u64>,
     pub(super) ack: Option<(Message, SocketAddr)>,
     early_sdp: Option<Vec<u8>>,
 }
@@ -414,6 +420,8 @@ impl UserAgent {
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.tl.handle_timeout(now_ms);
         self.process(now_ms);
+        self.give_up_cancelled(now_ms);
+        self.process(now_ms);
         self.registration_timers(now_ms);
         let due: Vec<CallId> = self
             .dialogs
@@ -464,6 +472,7 @@ impl UserAgent {
             .dialogs
             .values()
             .filter_map(|d| d.pending_2xx.as_ref().map(|p| p.next_at))
+            .chain(self.dialogs.values().filter_map(|d| d.cancel_give_up_at))
             .chain(self.regs.values().filter_map(|r| r.next_at()))
             .min();
         match (self.tl.poll_timeout(), d) {
@@ -702,6 +711,7 @@ impl UserAgent {
                 provisional_seen: false,
                 cancel_pending: false,
                 cancelled: false,
+                cancel_give_up_at: None,
                 ack: None,
                 early_sdp: None,
             },
@@ -747,8 +757,40 @@ impl UserAgent {
         c.other.clear();
         let tx = self.tl.send_request(c, peer, transport, now_ms)?;
         self.by_tx.insert(tx, (call, Purpose::Cancel));
+        if let Some(d) = self.dialogs.get_mut(&call) {
+            d.cancel_give_up_at.get_or_insert(now_ms + TIMEOUT_MS);
+        }
         self.process(now_ms);
         Ok(())
+    }
+
+    /// RFC 3261 §9.1: an INVITE with no final response 64*T1 after its CANCEL is
+    /// considered cancelled — its client transaction is destroyed and the call fails with
+    /// `487` (reason [`GIVE_UP_REASON`]).
+    fn give_up_cancelled(&mut self, now_ms: u64) {
+        let due: Vec<CallId> = self
+            .dialogs
+            .iter()
+            .filter(|(_, d)| d.cancel_give_up_at.is_some_and(|t| t <= now_ms))
+            .map(|(c, _)| *c)
+            .collect();
+        for call in due {
+            let Some(d) = self.dialogs.get_mut(&call) else {
+                continue;
+            };
+            d.cancel_give_up_at = None;
+            if let Some(tx) = d.invite_tx {
+                self.tl.abandon(tx);
+            }
+            self.end(call);
+            self.emit(
+                call,
+                DialogEvent::Failed {
+                    code: 487,
+                    reason: GIVE_UP_REASON.into(),
+                },
+            );
+        }
     }
 
     pub(super) fn send_bye(&mut self, call: CallId, now_ms: u64) -> Result<(), UaError> {
@@ -1003,6 +1045,7 @@ impl UserAgent {
                 provisional_seen: false,
                 cancel_pending: false,
                 cancelled: false,
+                cancel_give_up_at: None,
                 ack: None,
                 early_sdp: None,
             },
@@ -1285,6 +1328,7 @@ impl UserAgent {
             }
             return;
         }
+        d.cancel_give_up_at = None;
         if code < 300 {
             if let Some((ack, dest)) = d.ack.clone() {
                 // A retransmitted 2xx (RFC 6026 Accepted): repeat the ACK.
@@ -1353,7 +1397,7 @@ impl UserAgent {
             }
             return;
         }
-        if (code == 401 || code == 407) && !d.auth_tried {
+        if (code == 401 || code == 407) && !d.auth_tried && !d.cancelled {
             if let Some(cred) = d.credentials.clone() {
                 let (challenge_h, auth_h) = if code == 401 {
                     ("WWW-Authenticate", "Authorization")

@@ -624,6 +624,21 @@ impl TransactionLayer {
         }
     }
 
+    /// Destroys client INVITE transaction `tx` that is still waiting for its final response
+    /// (Calling or Proceeding): RFC 3261 §9.1 lets the TU consider a CANCELled INVITE done
+    /// when no final response came within 64*T1 of the CANCEL. A [`TxEvent::Terminated`]
+    /// follows; a final response arriving later is a [`TxEvent::StrayResponse`]. Returns
+    /// `false` (and does nothing) for any other transaction.
+    pub fn abandon(&mut self, tx: TxId) -> bool {
+        let waiting = self.txs.get(&tx).is_some_and(|t| {
+            t.kind == Kind::ClientInvite && matches!(t.state, State::Calling | State::Proceeding)
+        });
+        if waiting {
+            self.terminate(tx);
+        }
+        waiting
+    }
+
     fn terminate(&mut self, id: TxId) {
         if let Some(t) = self.txs.remove(&id) {
             self.index.remove(&t.key);
