@@ -18,10 +18,7 @@ fn answer_context(ctx: &ParseContext) -> AnswerContext {
         .and_then(|ms| AnswerContext::at_unix_ms(ms, ctx.utc_offset_minutes).ok())
         .unwrap_or_else(|| AnswerContext::at_unix_ms(0, 0).expect("the epoch is a valid instant"));
     if !ctx.choices.is_empty() {
-        if let Ok(c) = a
-            .clone()
-            .with_choices(ctx.choices.len().min(u8::MAX as usize) as u8)
-        {
+        if let Ok(c) = a.with_choices(ctx.choices.len().min(u8::MAX as usize) as u8) {
             a = c;
         }
     }
