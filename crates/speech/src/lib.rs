@@ -4,6 +4,10 @@
 //! [`AnswerType`] is shared by the flow interpreter (which asks a question of one type), the
 //! recogniser (one grammar per type) and the parsers (one per type).
 
+pub mod asr;
+pub mod ssml;
+pub mod tts;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -36,6 +36,9 @@ enum Command {
     Call(Box<cmd::call::CallArgs>),
     /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
     Loadtest(Box<cmd::loadtest::LoadtestArgs>),
+    /// Text to speech and answer recognition; `speech eval` measures recognition accuracy.
+    #[command(subcommand)]
+    Speech(cmd::speech::SpeechCmd),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Loadtest(a) => cmd::loadtest::run(*a),
         Command::Call(a) => return cmd::call::run(*a),
+        Command::Speech(c) => cmd::speech::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

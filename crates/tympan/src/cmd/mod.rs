@@ -10,6 +10,7 @@ pub mod features;
 pub mod loadtest;
 mod mono;
 pub mod serve;
+pub mod speech;
 pub mod tones;
 
 /// Print a value as pretty JSON on stdout.
