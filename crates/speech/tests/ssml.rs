@@ -163,7 +163,7 @@ fn errors_name_the_problem_and_offset() {
         ("<speak><break time=\"soon\"/></speak>", "break/@time", 20),
         ("<speak><break time=\"20s\"/></speak>", "between 0 and 10000 ms", 20),
         ("<speak><break strength=\"huge\"/></speak>", "break/@strength", 24),
-        ("<speak><break time=\"1s\">x</break></speak>", "<break> must be empty", 23),
+        ("<speak><break time=\"1s\">x</break></speak>", "<break> must be empty", 24),
         ("<speak><prosody speed=\"1\">x</prosody></speak>", "unsupported attribute \"speed\" on <prosody>", 16),
         ("<speak><prosody rate=\"warp\">x</prosody></speak>", "prosody/@rate", 22),
         ("<speak><prosody rate=\"1000%\">x</prosody></speak>", "outside 0.2..4", 22),

@@ -7,7 +7,12 @@
 //! voice and parameters, synthesises into a buffer and releases it, so any number of
 //! `EspeakSynthesizer`s (different voices and settings) can be used from any threads; calls are
 //! serialised. Resampling from espeak-ng's native 22050 Hz to 8 or 16 kHz happens after the
-//! lock is released. espeak-ng reads its voice data from its data directory (Debian:
+//! lock is released.
+//!
+//! espeak-ng's output is not bit-for-bit repeatable: some of its synthesis state carries from
+//! one utterance to the next (measured: the same sentence five times in a row gives five
+//! lengths within 0.3 % of each other and different samples). [`super::PromptCache`] is what makes a repeated prompt
+//! identical. espeak-ng reads its voice data from its data directory (Debian:
 //! `/usr/lib/x86_64-linux-gnu/espeak-ng-data`, or `$ESPEAK_DATA_PATH`) when it starts and when a
 //! voice is first selected: the only file access, done by the C library.
 //!
@@ -263,6 +268,9 @@ impl EspeakSynthesizer {
         select_voice(engine, &self.settings.voice)?;
         let limit = MAX_PROMPT_S as usize * self.native_rate as usize;
         let mut out: Vec<i16> = Vec::new();
+        // With more than one step (segment rendering), each spoken run loses espeak-ng's own
+        // leading and trailing pause so that breaks between runs are the requested length.
+        let trim = plan.len() > 1;
         for step in plan {
             match step {
                 Step::Silence(ms) => {
@@ -275,7 +283,7 @@ impl EspeakSynthesizer {
                 Step::Speak { text, ssml, style } => {
                     self.apply(style)?;
                     let pcm = speak(&text, ssml, limit - out.len())?;
-                    out.extend_from_slice(&pcm);
+                    out.extend_from_slice(if trim { trim_silence(&pcm) } else { &pcm });
                 }
             }
         }
@@ -377,9 +385,26 @@ fn select_voice(engine: &mut Engine, voice: &str) -> Result<(), TtsError> {
     if engine.voice.as_deref() == Some(voice) {
         return Ok(());
     }
-    let name = CString::new(voice).map_err(|_| TtsError::VoiceNotFound(voice.to_string()))?;
-    // SAFETY: NUL-terminated name; engine lock held.
-    let status = unsafe { ffi::espeak_ng_SetVoiceByName(name.as_ptr()) };
+    let set = |name: &str| {
+        let name = CString::new(name).map_err(|_| TtsError::VoiceNotFound(voice.to_string()))?;
+        // SAFETY: NUL-terminated name; engine lock held.
+        Ok::<_, TtsError>(unsafe { ffi::espeak_ng_SetVoiceByName(name.as_ptr()) })
+    };
+    let mut status = set(voice)?;
+    if status == ffi::ENS_VOICE_NOT_FOUND {
+        // Not a voice name or file: a language code (`en-gb`, as espeak-ng's command line
+        // accepts), resolved to the voice that lists it with the best priority.
+        let (language, variant) = match voice.split_once('+') {
+            Some((l, v)) => (l, Some(v)),
+            None => (voice, None),
+        };
+        if let Some(id) = voice_for_language(language) {
+            status = match variant {
+                Some(v) => set(&format!("{id}+{v}"))?,
+                None => set(&id)?,
+            };
+        }
+    }
     if status != ffi::ENS_OK {
         engine.voice = None;
         if status == ffi::ENS_VOICE_NOT_FOUND {
@@ -392,6 +417,58 @@ fn select_voice(engine: &mut Engine, voice: &str) -> Result<(), TtsError> {
     }
     engine.voice = Some(voice.to_string());
     Ok(())
+}
+
+/// Largest absolute sample value treated as silence when trimming a spoken run's edges.
+const SILENCE_LEVEL: i16 = 16;
+
+/// `pcm` without its leading and trailing near-silence (|x| ≤ [`SILENCE_LEVEL`]).
+fn trim_silence(pcm: &[i16]) -> &[i16] {
+    let loud = |v: &i16| v.unsigned_abs() > SILENCE_LEVEL as u16;
+    match (pcm.iter().position(loud), pcm.iter().rposition(loud)) {
+        (Some(a), Some(b)) => &pcm[a..=b],
+        _ => &[],
+    }
+}
+
+/// The identifier (`gmw/en`) of the installed voice that lists `language` (case-insensitive)
+/// with the best (lowest) priority; engine lock held by the caller.
+fn voice_for_language(language: &str) -> Option<String> {
+    // SAFETY: a NULL spec lists every voice; the array and its strings are owned by espeak-ng
+    // and stay valid until the next list call, which cannot happen while the lock is held.
+    unsafe {
+        let list = ffi::espeak_ListVoices(std::ptr::null_mut());
+        if list.is_null() {
+            return None;
+        }
+        let mut best: Option<(u8, String)> = None;
+        let mut i = 0;
+        loop {
+            let v = *list.add(i);
+            if v.is_null() {
+                break;
+            }
+            i += 1;
+            let v = &*v;
+            if v.languages.is_null() || v.identifier.is_null() {
+                continue;
+            }
+            let mut p = v.languages as *const u8;
+            while *p != 0 {
+                let priority = *p;
+                let lang = CStr::from_ptr(p.add(1) as *const c_char);
+                let bytes = lang.to_bytes();
+                if bytes.eq_ignore_ascii_case(language.as_bytes())
+                    && best.as_ref().is_none_or(|(b, _)| priority < *b)
+                {
+                    let id = CStr::from_ptr(v.identifier).to_string_lossy().into_owned();
+                    best = Some((priority, id));
+                }
+                p = p.add(2 + bytes.len());
+            }
+        }
+        best.map(|(_, id)| id)
+    }
 }
 
 /// One synchronous espeak-ng call (engine lock held by the caller).

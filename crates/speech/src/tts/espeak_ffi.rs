@@ -33,6 +33,21 @@ pub const ENS_VOICE_NOT_FOUND: c_uint = 0x1000_06FF;
 /// The event list is opaque here (the synthesizer only collects samples).
 pub type SynthCallback = unsafe extern "C" fn(*mut c_short, c_int, *mut c_void) -> c_int;
 
+/// `espeak_VOICE` (speak_lib.h): one entry of [`espeak_ListVoices`]'s NULL-terminated array.
+/// `languages` is a run of (priority byte, NUL-terminated language) pairs ended by a 0 byte.
+#[repr(C)]
+pub struct Voice {
+    pub name: *const c_char,
+    pub languages: *const c_char,
+    pub identifier: *const c_char,
+    pub gender: u8,
+    pub age: u8,
+    pub variant: u8,
+    pub xx1: u8,
+    pub score: c_int,
+    pub spare: *mut c_void,
+}
+
 #[link(name = "espeak-ng")]
 extern "C" {
     pub fn espeak_Initialize(
@@ -55,5 +70,6 @@ extern "C" {
     ) -> c_int;
     pub fn espeak_ng_SetVoiceByName(name: *const c_char) -> c_uint;
     pub fn espeak_ng_GetStatusCodeMessage(status: c_uint, buffer: *mut c_char, length: usize);
+    pub fn espeak_ListVoices(spec: *mut Voice) -> *const *const Voice;
     pub fn espeak_Info(path_data: *mut *const c_char) -> *const c_char;
 }
