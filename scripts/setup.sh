@@ -7,6 +7,12 @@ command -v sox >/dev/null 2>&1 || need+=(sox)
 # sox's MP3/FLAC/OGG handlers (the decode tests need them even where sox itself is present).
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# The speech crate links libespeak-ng and PocketSphinx (found with pkg-config by its build.rs)
+# and loads the US English acoustic model and dictionary at run time.
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+for p in libespeak-ng-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 # sipp 3.6.1 (Debian: sip-tester): the load and digest-auth scenarios in scripts/sipp/.
 dpkg -s sip-tester >/dev/null 2>&1 || need+=(sip-tester)

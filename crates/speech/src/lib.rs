@@ -5,6 +5,9 @@
 //! recogniser (one grammar per type) and the parsers (one per type).
 
 pub mod answers;
+pub mod asr;
+pub mod ssml;
+pub mod tts;
 
 use std::fmt;
 use std::str::FromStr;

@@ -41,6 +41,9 @@ enum Command {
     Calls(cmd::calls::CallsArgs),
     /// Load generator: N concurrent Vonage media websocket calls against `tympan serve`.
     Loadtest(Box<cmd::loadtest::LoadtestArgs>),
+    /// Text to speech and answer recognition; `speech eval` measures recognition accuracy.
+    #[command(subcommand)]
+    Speech(cmd::speech::SpeechCmd),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Call(a) => return cmd::call::run(*a),
         Command::Calls(a) => cmd::calls::run(a),
         Command::Flow(c) => cmd::flow::run(c),
+        Command::Speech(c) => cmd::speech::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod loadtest;
 mod mono;
 pub mod serve;
+pub mod speech;
 pub mod tones;
 
 /// Print a value as pretty JSON on stdout.
