@@ -62,6 +62,7 @@ mod extension;
 mod flow;
 mod interp;
 pub mod limits;
+pub mod runner;
 pub mod simulate;
 mod speech_answers;
 mod template;
@@ -84,6 +85,7 @@ pub use flow::{
     TransferBlock, WebhookBlock, BUILTIN_TYPES, SCHEMA_V1,
 };
 pub use interp::{CallContext, Interpreter, HANGUP_BLOCK, HANGUP_FLOW_END, HANGUP_FLOW_ERROR};
+pub use runner::{FlowRunner, RunnerAction};
 pub use simulate::{simulate, Script, SimulationReport};
 pub use speech_answers::SpeechAnswers;
 pub use template::{check_template, is_template};
