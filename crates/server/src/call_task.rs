@@ -9,6 +9,7 @@ use crate::config::BeepAction;
 use crate::registry::{lock, CallRecord, LiveCall, CLOSE_POLICY};
 use crate::AppState;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use tympan_amd::AmdEvent;
 use tympan_call::{Action, BeepPolicy, Call, CallConfig, CallEvent, CallState, Prompt, Signal};
+use tympan_flow::{Action as FlowAction, FlowRunner, RunnerAction};
 use tympan_store::Write;
 
 /// Websocket close code sent to live calls when the server stops (RFC 6455 1001, going away).
@@ -109,6 +111,10 @@ pub struct CallStart {
 enum Internal {
     Played(u64, PlayOutcome),
     Action(Value),
+    /// A flow prompt's playback ended (or failed).
+    FlowPlayed(u64, PlayOutcome),
+    /// Work done for the flow (an HTTP request) reports back, with its action-log entry.
+    FlowEvent(tympan_flow::Event, Value),
 }
 
 /// Run one call to its end. Refusals (duplicate id, server full, bad settings) close the
@@ -139,6 +145,12 @@ struct Session {
     end_msgs: Vec<Value>,
     /// Events kept in the record and the store so far (at most `MAX_EVENTS_PER_CALL`).
     kept_events: usize,
+    /// The contact flow this call runs, if the server has one.
+    flow: Option<FlowRunner>,
+    /// The flow's prompts being played, to stop them on barge-in.
+    flow_plays: HashMap<u64, tokio::task::AbortHandle>,
+    /// The flow deadline last fired (so a due deadline fires once).
+    fired_flow_deadline: Option<u64>,
 }
 
 impl Session {
@@ -147,17 +159,41 @@ impl Session {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.call
+        let core = self
+            .call
             .poll_timeout()
             .filter(|ms| Some(*ms) != self.fired_deadline)
-            .map(|ms| self.started + Duration::from_millis(ms))
+            .map(|ms| self.started + Duration::from_millis(ms));
+        let flow = self
+            .flow
+            .as_ref()
+            .and_then(FlowRunner::poll_timeout)
+            .filter(|ms| Some(*ms) != self.fired_flow_deadline)
+            .map(|ms| self.started + Duration::from_millis(ms));
+        min_deadline(core, flow)
     }
 
     fn on_timeout(&mut self) {
         let now = self.clock_ms();
-        self.fired_deadline = self.call.poll_timeout();
-        self.call.handle_timeout(now);
+        if self.call.poll_timeout().is_some_and(|t| t <= now) {
+            self.fired_deadline = self.call.poll_timeout();
+            self.call.handle_timeout(now);
+        }
+        if let Some(f) = &mut self.flow {
+            if f.poll_timeout().is_some_and(|t| t <= now) {
+                self.fired_flow_deadline = f.poll_timeout();
+                f.handle_timeout(now);
+            }
+        }
         self.drain();
+    }
+
+    /// Hands the flow an event (no flow: nothing happens).
+    fn flow_event(&mut self, event: tympan_flow::Event) {
+        let now = self.clock_ms();
+        if let Some(f) = &mut self.flow {
+            f.handle(event, now);
+        }
     }
 
     fn push(&mut self, pcm: &[i16]) {
@@ -174,6 +210,9 @@ impl Session {
             .audio_ms
             .store(self.call.audio_ms(), Ordering::Relaxed);
         self.drain();
+        if let Some(f) = &mut self.flow {
+            f.push_audio(pcm, now);
+        }
     }
 
     fn finish(&mut self) {
@@ -195,6 +234,21 @@ impl Session {
                     .decision(self.started.elapsed(), self.call.audio_ms());
             }
             tracing::info!(event = ?ev, "call event");
+            if let Some(f) = &mut self.flow {
+                let now = self.started.elapsed().as_millis() as u64;
+                match &ev {
+                    CallEvent::Amd(AmdEvent::Result { result, .. }) => f.handle(
+                        tympan_flow::Event::AmdResult {
+                            answered_by: result.answered_by.as_str().to_string(),
+                        },
+                        now,
+                    ),
+                    CallEvent::Amd(AmdEvent::Beep { .. }) => {
+                        f.handle(tympan_flow::Event::Beep, now)
+                    }
+                    _ => {}
+                }
+            }
             let msgs = ev.to_json(&self.call_id);
             if let CallEvent::CallEnd { .. } = ev {
                 self.end_msgs.extend(msgs);
@@ -331,6 +385,16 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
     state.writer.send(Write::Call(row));
     state.metrics.call_started();
     tracing::info!(rate, "call started");
+    let flow = state.flow().map(|setup| {
+        let mut r = setup.runner(
+            &call_id,
+            rate,
+            settings.flow_attributes.clone(),
+            crate::unix_ms(),
+        );
+        r.handle(tympan_flow::Event::Answered, 0);
+        r
+    });
     let mut s = Session {
         state: state.clone(),
         live,
@@ -340,6 +404,9 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         fired_deadline: None,
         end_msgs: Vec::new(),
         kept_events: 0,
+        flow,
+        flow_plays: HashMap::new(),
+        fired_flow_deadline: None,
     };
     s.drain();
     let (itx, mut irx) = mpsc::channel::<Internal>(8);
@@ -391,6 +458,31 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
                         s.drain();
                     }
                     Internal::Action(v) => s.record_action(v),
+                    Internal::FlowPlayed(id, outcome) => {
+                        s.flow_plays.remove(&id);
+                        let event = match &outcome {
+                            PlayOutcome::Played { .. } | PlayOutcome::Queued { .. } => {
+                                tympan_flow::Event::PlaybackFinished { id }
+                            }
+                            PlayOutcome::Interrupted { .. } => tympan_flow::Event::PlaybackFailed {
+                                id,
+                                reason: "peer went away".into(),
+                            },
+                            PlayOutcome::Failed(e) => tympan_flow::Event::PlaybackFailed {
+                                id,
+                                reason: e.clone(),
+                            },
+                        };
+                        if let Some(mut v) = play_record(&outcome) {
+                            v["flow_prompt"] = json!(id);
+                            s.record_action(v);
+                        }
+                        s.flow_event(event);
+                    }
+                    Internal::FlowEvent(event, v) => {
+                        s.record_action(v);
+                        s.flow_event(event);
+                    }
                 }
             }
             r = tokio::time::timeout_at(wake, input.next()) => {
@@ -419,6 +511,7 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
                             tracing::warn!(error = %e, "dtmf refused");
                         }
                         s.drain();
+                        s.flow_event(tympan_flow::Event::Dtmf { digit: d });
                     }
                     Inbound::PlaybackDone => {
                         if let Some((id, ms)) = awaiting.take() {
@@ -446,6 +539,14 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         }
     }
     s.finish();
+    if s.flow.as_ref().is_some_and(|f| !f.is_finished()) {
+        // The call ended under the flow (hang-up, end of stream, shutdown).
+        s.flow_event(tympan_flow::Event::RemoteHangup);
+        run_flow_actions(&state, &mut s, &out, &itx, &mut outstanding);
+    }
+    for (_, play) in s.flow_plays.drain() {
+        play.abort();
+    }
     if let Some((_, ms)) = awaiting.take() {
         s.record_action(json!({"action": "play", "ms": ms, "mark_received": false}));
     }
@@ -459,10 +560,11 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
                     s.record_action(v);
                 }
             }
-            Ok(Some(Internal::Action(v))) => {
+            Ok(Some(Internal::Action(v))) | Ok(Some(Internal::FlowEvent(_, v))) => {
                 outstanding -= 1;
                 s.record_action(v);
             }
+            Ok(Some(Internal::FlowPlayed(_, _))) => outstanding -= 1,
             Ok(None) | Err(_) => break,
         }
     }
@@ -499,6 +601,7 @@ fn run_actions<O: MediaOut>(
     itx: &mpsc::Sender<Internal>,
     outstanding: &mut usize,
 ) {
+    run_flow_actions(state, s, out, itx, outstanding);
     while let Some(action) = s.call.poll_action() {
         match action {
             Action::Play { id, prompt } => {
@@ -524,6 +627,165 @@ fn run_actions<O: MediaOut>(
             Action::SendDtmf { digits } => {
                 s.record_action(json!({"action": "send_dtmf", "digits": digits,
                                        "error": "not supported by this transport"}));
+            }
+        }
+    }
+}
+
+/// Carry out the flow's pending actions. Prompts play in their own tasks (aborted on
+/// barge-in) and report back through `itx`; recognition and recording run inside the runner.
+fn run_flow_actions<O: MediaOut>(
+    state: &Arc<AppState>,
+    s: &mut Session,
+    out: &O,
+    itx: &mpsc::Sender<Internal>,
+    outstanding: &mut usize,
+) {
+    let Some(setup) = state.flow() else {
+        return;
+    };
+    loop {
+        let Some(action) = s.flow.as_mut().and_then(FlowRunner::poll_action) else {
+            return;
+        };
+        match action {
+            RunnerAction::Flow(FlowAction::Play { id, prompt, .. }) => {
+                *outstanding += 1;
+                let rate = s.call.config().sample_rate;
+                let (setup, out, itx) = (setup.clone(), out.clone(), itx.clone());
+                let media_dir = state.config.media_dir.clone();
+                let task = tokio::spawn(
+                    async move {
+                        let rendered = tokio::task::spawn_blocking(move || {
+                            setup.render(&prompt, rate, &media_dir)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(format!("prompt rendering failed: {e}")));
+                        let outcome = match rendered {
+                            Ok(pcm) if pcm.is_empty() => {
+                                PlayOutcome::Failed("the prompt is empty".into())
+                            }
+                            Ok(pcm) => out.play(pcm).await,
+                            Err(e) => PlayOutcome::Failed(e),
+                        };
+                        let _ = itx.send(Internal::FlowPlayed(id, outcome)).await;
+                    }
+                    .in_current_span(),
+                );
+                s.flow_plays.insert(id, task.abort_handle());
+            }
+            RunnerAction::Flow(FlowAction::StopPlayback { id }) => {
+                // Barge-in: the task stops sending frames; it will not report.
+                if let Some(play) = s.flow_plays.remove(&id) {
+                    play.abort();
+                    *outstanding -= 1;
+                    s.record_action(json!({"action": "stop_playback", "flow_prompt": id}));
+                }
+            }
+            RunnerAction::Flow(FlowAction::Hangup { reason }) => {
+                *outstanding += 1;
+                tracing::info!(%reason, "flow hangs up");
+                spawn_hangup(state, out, itx.clone());
+            }
+            RunnerAction::Flow(FlowAction::HttpRequest {
+                id,
+                url,
+                headers,
+                body,
+                timeout_ms,
+            }) => {
+                *outstanding += 1;
+                let (http, itx) = (state.http.clone(), itx.clone());
+                tokio::spawn(
+                    async move {
+                        let mut req = http
+                            .post(&url)
+                            .timeout(Duration::from_millis(timeout_ms))
+                            .header("content-type", "application/json")
+                            .body(body.to_string());
+                        for (k, v) in headers {
+                            req = req.header(k, v);
+                        }
+                        let (event, log) = match req.send().await {
+                            Ok(resp) => {
+                                let status = resp.status().as_u16();
+                                let body = resp
+                                    .bytes()
+                                    .await
+                                    .ok()
+                                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                                (
+                                    tympan_flow::Event::HttpResponse { id, status, body },
+                                    json!({"action": "flow_http", "url": url, "status": status}),
+                                )
+                            }
+                            Err(e) => (
+                                tympan_flow::Event::HttpFailed {
+                                    id,
+                                    reason: e.to_string(),
+                                },
+                                json!({"action": "flow_http", "url": url, "error": e.to_string()}),
+                            ),
+                        };
+                        let _ = itx.send(Internal::FlowEvent(event, log)).await;
+                    }
+                    .in_current_span(),
+                );
+            }
+            RunnerAction::Flow(FlowAction::Transfer { id, to, .. }) => {
+                let reason = "transfers are not supported on this transport yet".to_string();
+                s.record_action(json!({"action": "transfer", "to": to, "error": reason}));
+                s.flow_event(tympan_flow::Event::TransferFinished {
+                    id,
+                    ok: false,
+                    reason: Some(reason),
+                });
+            }
+            RunnerAction::Flow(FlowAction::Extension { id, block_type, .. }) => {
+                s.flow_event(tympan_flow::Event::ExtensionResult {
+                    id,
+                    ok: false,
+                    value: json!(format!("no `{block_type}` block runs on this server")),
+                });
+            }
+            RunnerAction::Flow(FlowAction::Finished {
+                outcome,
+                attributes,
+            }) => {
+                let trace = s
+                    .flow
+                    .as_ref()
+                    .map(|f| serde_json::to_value(f.trace()).unwrap_or_default());
+                s.record_action(json!({"action": "flow", "flow": setup.flow.id(),
+                    "outcome": outcome, "attributes": attributes, "trace": trace}));
+            }
+            RunnerAction::Flow(other) => {
+                // Recognition and recording are the runner's own; nothing else is left.
+                tracing::warn!(action = other.kind(), "flow action not carried out");
+            }
+            RunnerAction::SaveRecording {
+                key,
+                wav,
+                duration_ms,
+                ..
+            } => {
+                *outstanding += 1;
+                let objects =
+                    tympan_store::objects::LocalObjects::new(state.config.data_dir.join("objects"));
+                let itx = itx.clone();
+                tokio::spawn(
+                    async move {
+                        use tympan_store::objects::ObjectStore;
+                        let v = match objects.put(&key, &wav).await {
+                            Ok(()) => json!({"action": "recording", "key": key,
+                                             "bytes": wav.len(), "ms": duration_ms}),
+                            Err(e) => json!({"action": "recording", "key": key,
+                                             "error": e.to_string()}),
+                        };
+                        let _ = itx.send(Internal::Action(v)).await;
+                    }
+                    .in_current_span(),
+                );
             }
         }
     }

@@ -15,6 +15,9 @@ pub struct CallSettings {
     pub amd: Map<String, Value>,
     /// Action on beep; `None` means the server default.
     pub on_beep: Option<BeepAction>,
+    /// Attributes the server's contact flow starts with (`flow_attributes`: object or JSON
+    /// text), like a contact's attributes in Amazon Connect.
+    pub flow_attributes: Map<String, Value>,
 }
 
 fn truthy(v: &Value) -> Result<bool, String> {
@@ -43,12 +46,22 @@ fn object_or_json_text(name: &str, v: &Value) -> Result<Map<String, Value>, Stri
 impl CallSettings {
     /// Read settings from a flat or nested key/value map. Accepted keys: `amd` (object or
     /// JSON text), `on_beep` (object `{"say"|"play_wav", "hangup"?}` or JSON text),
-    /// `on_beep_say`, `on_beep_play_wav`, `hangup`. Other keys are ignored (they are the
+    /// `on_beep_say`, `on_beep_play_wav`, `hangup`, `flow_attributes` (object or JSON text). Other keys are ignored (they are the
     /// platform's own headers).
     pub fn from_map(m: &Map<String, Value>) -> Result<Self, String> {
         let mut s = CallSettings::default();
         if let Some(v) = m.get("amd") {
             s.amd = object_or_json_text("amd", v)?;
+        }
+        if let Some(v) = m.get("flow_attributes") {
+            s.flow_attributes = object_or_json_text("flow_attributes", v)?;
+            if s.flow_attributes.len() > tympan_flow::limits::MAX_ATTRIBUTES {
+                return Err(format!(
+                    "`flow_attributes` has {} attributes, over the limit of {}",
+                    s.flow_attributes.len(),
+                    tympan_flow::limits::MAX_ATTRIBUTES
+                ));
+            }
         }
         let mut action: Option<BeepAction> = None;
         if let Some(v) = m.get("on_beep") {

@@ -16,6 +16,7 @@
 //! api_tokens = ["..."]                      # bearer tokens for the control routes
 //! control_listen = "127.0.0.1:8081"         # control routes on their own listener
 //! audiosocket_listen = "127.0.0.1:9092"     # Asterisk AudioSocket (TCP) calls
+//! flow = "flows/survey.json"               # a contact flow run on every call
 //!
 //! [amd]                                     # tympan_amd::AmdConfig defaults for every call
 //! mode = "detect_message_end"
@@ -97,6 +98,8 @@ pub struct ServerConfig {
     pub control_listen: Option<String>,
     /// When set, Asterisk AudioSocket (TCP) calls are accepted on this address.
     pub audiosocket_listen: Option<String>,
+    /// A contact flow (JSON, `flows/`) run on every call (overridden by `--flow`).
+    pub flow: Option<PathBuf>,
     /// Default AMD configuration; `sample_rate` is always taken from the stream.
     pub amd: AmdConfig,
     /// Model file from `tympan amd train`. When set, every call also classifies its VAD clips
@@ -130,6 +133,7 @@ impl Default for ServerConfig {
             api_tokens: Vec::new(),
             control_listen: None,
             audiosocket_listen: None,
+            flow: None,
             amd: AmdConfig::default(),
             amd_model: None,
             vonage: VonageConfig::default(),

@@ -18,6 +18,7 @@ pub mod call_task;
 pub mod calls;
 pub mod config;
 pub mod control;
+pub mod flows;
 pub mod ids;
 pub mod metrics;
 pub mod openapi;
@@ -144,6 +145,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Shutdown phase.
     pub shutdown: Shutdown,
+    /// The contact flow run on every call, if any ([`AppState::set_flow`]).
+    flow: std::sync::RwLock<Option<Arc<flows::FlowSetup>>>,
 }
 
 impl AppState {
@@ -183,7 +186,18 @@ impl AppState {
             tokens,
             metrics: metrics::Metrics::default(),
             shutdown: Shutdown::new(),
+            flow: std::sync::RwLock::new(None),
         }))
+    }
+
+    /// Runs `setup`'s flow on the calls that start from now on (replacing any earlier one).
+    pub fn set_flow(&self, setup: Arc<flows::FlowSetup>) {
+        *self.flow.write().unwrap_or_else(|p| p.into_inner()) = Some(setup);
+    }
+
+    /// The flow new calls run, if any.
+    pub fn flow(&self) -> Option<Arc<flows::FlowSetup>> {
+        self.flow.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Number one JSON message about `call_id` (its `"seq"` is added), queue it for the store

@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// Answer SIP calls over UDP on this address (or `[sip] listen`).
     #[arg(long)]
     pub sip_listen: Option<String>,
+    /// Run this contact flow (JSON) on every call (or `flow` in the config).
+    #[arg(long)]
+    pub flow: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -50,6 +53,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(d) = args.data_dir {
         config.data_dir = d;
     }
+    if let Some(f) = args.flow {
+        config.flow = Some(f);
+    }
+    let flow = match &config.flow {
+        Some(path) => {
+            let setup = tympan_server::flows::FlowSetup::load(path).map_err(anyhow::Error::msg)?;
+            tracing::info!(flow = setup.flow.id(), file = %path.display(), "contact flow on every call");
+            Some(std::sync::Arc::new(setup))
+        }
+        None => None,
+    };
     let env_token = std::env::var(tympan_server::auth::TOKEN_ENV).ok();
     let (tokens, source) = tympan_server::auth::resolve_tokens(
         &config.api_tokens,
@@ -91,6 +105,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let state = tympan_server::AppState::with_tokens(config, factory, tokens)
             .await
             .context("opening the store")?;
+        if let Some(setup) = flow {
+            state.set_flow(setup);
+        }
         tympan_server::run(listeners, state, tympan_server::shutdown_signal())
             .await
             .context("server")
