@@ -23,6 +23,9 @@ const UUID: &str = "4a6b2c1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d";
 /// A prompt has ended when no audio came from the server for this long.
 const PROMPT_GAP: Duration = Duration::from_millis(600);
 
+/// What the server played: (arrival, samples) per frame.
+type Heard = Vec<(Instant, Vec<i16>)>;
+
 const FLOW: &str = r#"{
   "version": 1, "id": "callback", "start": "ask",
   "blocks": [
@@ -83,7 +86,7 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
     .unwrap();
 
     // What the server plays: (arrival, samples) per frame.
-    let heard: Arc<Mutex<Vec<(Instant, Vec<i16>)>>> = Arc::default();
+    let heard: Arc<Mutex<Heard>> = Arc::default();
     let h = heard.clone();
     let reader = tokio::spawn(async move {
         let mut buf = Vec::new();
