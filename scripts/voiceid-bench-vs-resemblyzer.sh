@@ -10,7 +10,7 @@
 #
 # Usage: scripts/voiceid-bench-vs-resemblyzer.sh [--json] [FILE ...]
 #   Without files: the first 3 utterances (sorted) of each speaker of
-#   ../shared/data/librispeech-dev (36 files, 16 kHz FLAC).
+#   ../shared/data/librispeech-dev (36 files, 16 kHz FLAC; TYMPAN_SHARED overrides ../shared).
 # Environment: VOICEID_VENV (default /var/tmp/voiceid-venv) holds torch (CPU) + resemblyzer;
 #   created on first use (a large download: torch from PyPI pulls its CUDA libraries when the
 #   CPU-only index is unreachable). TYMPAN_MODELS as in scripts/voiceid-weights.sh.
@@ -33,7 +33,13 @@ fi
 weights="$("$root/scripts/voiceid-weights.sh")"
 
 if [ "$#" -eq 0 ]; then
-  shared="${TYMPAN_SHARED:-$root/../shared}"
+  # ../shared next to the main checkout, or two levels up from a worktree (wt/NAME).
+  shared="${TYMPAN_SHARED:-}"
+  if [ -z "$shared" ]; then
+    for s in "$root/../shared" "$root/../../shared"; do
+      if [ -d "$s/data" ]; then shared="$s"; break; fi
+    done
+  fi
   data="$shared/data/librispeech-dev"
   [ -d "$data" ] || { echo "bench: no files given and $data not found" >&2; exit 2; }
   files=()

@@ -3,6 +3,7 @@
 //! real network shapes, resemblyzer's windowing, determinism and batching.
 
 use tympan_audio::synth;
+use tympan_voiceid::ge2e::kernels::Isa;
 use tympan_voiceid::ge2e::{
     normalize_volume, partial_starts, smooth_and_dilate, Backend, Ge2eConfig, Ge2eEncoder,
     Ge2eWeights, HOP, PARTIAL_FRAMES,
@@ -347,4 +348,58 @@ fn other_rates_are_resampled_to_16k() {
     let up = tympan_audio::resample::resample(&narrow, 8_000, 16_000).unwrap();
     let b = enc.embed_native(&up).unwrap();
     assert_eq!(a, b);
+}
+
+#[test]
+fn every_kernel_build_matches_candle_within_max_abs_diff() {
+    // resemblyzer's shapes, a batch of overlapping windows; raw (ReLU'd) outputs of each
+    // kernel build (AVX-512F, AVX2+FMA, portable: those this CPU runs) against candle's LSTM.
+    let w = Ge2eWeights::random(11, 40, 256, 3, 256).unwrap();
+    let cand = encoder(&w, Backend::Candle, 32);
+    let wav = normalize_volume(&voice_like(4, 5.0), -30.0, true);
+    let (frames, mel) = cand.mel_frames(&wav).unwrap();
+    let starts = partial_starts(wav.len(), 1.3, 0.75).unwrap();
+    assert!(starts.len() >= 3 && starts.last().unwrap() + PARTIAL_FRAMES <= frames);
+    let want = cand.forward_windows(&mel, &starts).unwrap();
+    assert!(want.iter().any(|&v| v > 0.0), "candle output is not all zero");
+    let isas = Isa::available();
+    assert!(isas.contains(&Isa::Portable));
+    for isa in isas {
+        let enc = Ge2eEncoder::new(
+            &w,
+            Ge2eConfig {
+                isa: Some(isa),
+                ..Ge2eConfig::default()
+            },
+        )
+        .unwrap();
+        let got = enc.forward_windows(&mel, &starts).unwrap();
+        assert_eq!(got.len(), want.len());
+        let max_abs = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{isa:?} vs candle: max abs diff {max_abs:e} over {} values", got.len());
+        assert!(max_abs < 1e-5, "{isa:?} vs candle: max abs diff {max_abs}");
+    }
+}
+
+#[test]
+fn kernel_builds_the_cpu_lacks_are_refused() {
+    let w = Ge2eWeights::random(1, 40, 8, 1, 4).unwrap();
+    for isa in [Isa::Avx512, Isa::Avx2] {
+        let r = Ge2eEncoder::new(
+            &w,
+            Ge2eConfig {
+                isa: Some(isa),
+                ..Ge2eConfig::default()
+            },
+        );
+        if Isa::available().contains(&isa) {
+            assert!(r.is_ok());
+        } else {
+            assert!(r.unwrap_err().to_string().contains("isa"));
+        }
+    }
 }

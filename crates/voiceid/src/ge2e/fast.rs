@@ -7,7 +7,7 @@
 //! computed once per frame and shared by the overlapping windows (resemblyzer's windows
 //! overlap by about half).
 
-use super::kernels::{lstm_cell, matmul_acc, PackedB};
+use super::kernels::{lstm_cell_with, matmul_acc_with, Isa, PackedB};
 use super::weights::Ge2eWeights;
 
 #[derive(Clone, Debug)]
@@ -27,10 +27,12 @@ pub(crate) struct FastNet {
     linear_b: Vec<f32>,
     hidden: usize,
     embedding: usize,
+    /// Kernel build in use (checked against the CPU by `Ge2eConfig::validate`).
+    isa: Isa,
 }
 
 impl FastNet {
-    pub(crate) fn new(w: &Ge2eWeights) -> Self {
+    pub(crate) fn new(w: &Ge2eWeights, isa: Isa) -> Self {
         let h4 = 4 * w.hidden;
         let layers = w
             .layers
@@ -48,6 +50,7 @@ impl FastNet {
             linear_b: w.linear_b.clone(),
             hidden: w.hidden,
             embedding: w.embedding,
+            isa,
         }
     }
 
@@ -59,6 +62,13 @@ impl FastNet {
         let h = self.hidden;
         let h4 = 4 * h;
         let n_mels = self.layers[0].input;
+        let isa = self.isa;
+        let matmul_acc = |a: &[f32], m, lda, b: &PackedB, c: &mut [f32], ldc| {
+            matmul_acc_with(isa, a, m, lda, b, c, ldc)
+        };
+        let lstm_cell = |g: &[f32], c: &mut [f32], h: &mut [f32], hidden| {
+            lstm_cell_with(isa, g, c, h, hidden)
+        };
         if b == 0 || frames == 0 {
             return Vec::new();
         }

@@ -86,6 +86,9 @@ pub struct Ge2eConfig {
     pub backend: Backend,
     /// Most partial windows per forward batch (≥ 1; results do not depend on it).
     pub max_batch: usize,
+    /// Kernel build of the fast backend; `None` picks the best this CPU runs
+    /// ([`kernels::Isa::detect`]). A build the CPU cannot run is refused by `validate`.
+    pub isa: Option<kernels::Isa>,
 }
 
 impl Default for Ge2eConfig {
@@ -97,6 +100,7 @@ impl Default for Ge2eConfig {
             trim_silences: true,
             backend: Backend::Fast,
             max_batch: DEFAULT_MAX_BATCH,
+            isa: None,
         }
     }
 }
@@ -124,6 +128,11 @@ impl Ge2eConfig {
         }
         if self.max_batch == 0 {
             return Err(invalid("max_batch", "must be at least 1"));
+        }
+        if let Some(isa) = self.isa {
+            if !kernels::Isa::available().contains(&isa) {
+                return Err(invalid("isa", format!("{isa:?} kernels do not run on this CPU")));
+            }
         }
         Ok(())
     }
@@ -274,7 +283,10 @@ impl Ge2eEncoder {
     pub fn new(weights: &Ge2eWeights, config: Ge2eConfig) -> Result<Self> {
         config.validate()?;
         let net = match config.backend {
-            Backend::Fast => Net::Fast(fast::FastNet::new(weights)),
+            Backend::Fast => Net::Fast(fast::FastNet::new(
+                weights,
+                config.isa.unwrap_or_else(kernels::Isa::detect),
+            )),
             Backend::Candle => Net::Candle(Box::new(candle_net::CandleNet::new(weights)?)),
         };
         Ok(Ge2eEncoder {
