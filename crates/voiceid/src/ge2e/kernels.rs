@@ -170,7 +170,12 @@ pub fn exp_approx(x: f32) -> f32 {
     // 1.5 * 2^23: adding and subtracting rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    // `t` and ROUND share their exponent, so their bit patterns differ by exactly the
+    // integer `n` (in [-126, 127] after the clamp): integer arithmetic, no float-to-int
+    // conversion (whose saturating semantics keep a loop from vectorising).
+    let ni = t.to_bits() as i32 - ROUND.to_bits() as i32;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_2e-3;
@@ -179,7 +184,7 @@ pub fn exp_approx(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
+    let bits = ((ni + 127) as u32) << 23;
     y * f32::from_bits(bits)
 }
 
