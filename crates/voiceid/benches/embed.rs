@@ -50,9 +50,11 @@ fn bench(c: &mut Criterion) {
     let narrow = tympan_audio::resample::resample(&audio, 16_000, 8_000).expect("resample");
     let enc = Ge2eEncoder::new(&w, Ge2eConfig::default()).expect("encoder");
     g.throughput(Throughput::Elements(narrow.len() as u64));
-    g.bench_with_input(BenchmarkId::new("embed_8k_full_pipeline", "Fast"), &narrow, |b, x| {
-        b.iter(|| enc.embed(x, 8_000).expect("embeds"))
-    });
+    g.bench_with_input(
+        BenchmarkId::new("embed_8k_full_pipeline", "Fast"),
+        &narrow,
+        |b, x| b.iter(|| enc.embed(x, 8_000).expect("embeds")),
+    );
     g.finish();
 }
 

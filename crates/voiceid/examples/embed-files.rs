@@ -76,12 +76,17 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string())?;
             let x = &a.channels[0];
             if !warm {
-                full.embed(x, a.sample_rate).map_err(|e| format!("{f}: {e}"))?;
+                full.embed(x, a.sample_rate)
+                    .map_err(|e| format!("{f}: {e}"))?;
                 warm = true;
             }
-            let e_same = same.embed(x, a.sample_rate).map_err(|e| format!("{f}: {e}"))?;
+            let e_same = same
+                .embed(x, a.sample_rate)
+                .map_err(|e| format!("{f}: {e}"))?;
             let t0 = thread_cpu_s();
-            let e_full = full.embed(x, a.sample_rate).map_err(|e| format!("{f}: {e}"))?;
+            let e_full = full
+                .embed(x, a.sample_rate)
+                .map_err(|e| format!("{f}: {e}"))?;
             let cpu = thread_cpu_s() - t0;
             let secs = a.duration_s();
             audio_s += secs;

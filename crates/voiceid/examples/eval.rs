@@ -61,9 +61,7 @@ fn parse() -> Result<Args, String> {
             "--plot" => a.plot = Some(PathBuf::from(val()?)),
             "--calibration-out" => a.calibration_out = Some(PathBuf::from(val()?)),
             "--threads" => {
-                a.threads = val()?
-                    .parse()
-                    .map_err(|e| format!("--threads: {e}"))?;
+                a.threads = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
                 if a.threads == 0 {
                     return Err("--threads must be at least 1".into());
                 }
@@ -84,10 +82,17 @@ fn corpus(data: &Path) -> Result<Vec<(String, String, PathBuf)>, String> {
             continue;
         }
         let name = spk.file_name().to_string_lossy().into_owned();
-        for f in std::fs::read_dir(spk.path()).map_err(|e| e.to_string())?.flatten() {
+        for f in std::fs::read_dir(spk.path())
+            .map_err(|e| e.to_string())?
+            .flatten()
+        {
             let p = f.path();
             if p.extension().and_then(|e| e.to_str()) == Some("flac") {
-                let id = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                let id = p
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((name.clone(), id, p));
             }
         }
@@ -98,6 +103,9 @@ fn corpus(data: &Path) -> Result<Vec<(String, String, PathBuf)>, String> {
     }
     Ok(out)
 }
+
+/// One worker's records, seconds of audio and CPU seconds.
+type Part = (Vec<UtteranceRecord>, f64, f64);
 
 struct Run {
     records: Vec<UtteranceRecord>,
@@ -112,7 +120,7 @@ fn analyse_all(
     threads: usize,
 ) -> Result<Run, String> {
     let chunk = files.len().div_ceil(threads);
-    let results: Vec<Result<(Vec<UtteranceRecord>, f64, f64), String>> = std::thread::scope(|s| {
+    let results: Vec<Result<Part, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
@@ -123,15 +131,9 @@ fn analyse_all(
                         let a = tympan_audio::decode::read_file_mono(path, None)
                             .map_err(|e| e.to_string())?;
                         let t0 = thread_cpu_s();
-                        let r = analyse_utterance(
-                            enc,
-                            spk,
-                            id,
-                            &a.channels[0],
-                            a.sample_rate,
-                            channel,
-                        )
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                        let r =
+                            analyse_utterance(enc, spk, id, &a.channels[0], a.sample_rate, channel)
+                                .map_err(|e| format!("{}: {e}", path.display()))?;
                         cpu_s += thread_cpu_s() - t0;
                         audio_s += a.duration_s();
                         recs.push(r);
@@ -240,7 +242,8 @@ fn main() -> ExitCode {
                         cfg.enrollment_ms / 1000.0,
                         cfg.segment_ms / 1000.0
                     );
-                    std::fs::write(p, cal.to_json()).map_err(|e| format!("{}: {e}", p.display()))?;
+                    std::fs::write(p, cal.to_json())
+                        .map_err(|e| format!("{}: {e}", p.display()))?;
                 }
             }
             out.insert(

@@ -63,7 +63,11 @@ pub fn telephone_round_trip(samples: &[f32], sample_rate: u32, law: Law) -> Resu
 }
 
 /// Apply `channel` to mono audio at `sample_rate`; returns the samples and their rate.
-pub fn apply_channel(samples: &[f32], sample_rate: u32, channel: Channel) -> Result<(Vec<f32>, u32)> {
+pub fn apply_channel(
+    samples: &[f32],
+    sample_rate: u32,
+    channel: Channel,
+) -> Result<(Vec<f32>, u32)> {
     match channel {
         Channel::Wideband => Ok((samples.to_vec(), sample_rate)),
         Channel::Telephone(law) => Ok((
@@ -103,7 +107,10 @@ mod tests {
     #[test]
     fn alaw_and_ulaw_decode_differently() {
         let bytes = [0x00u8, 0x55, 0xd5, 0xff];
-        assert_ne!(decode_g711(&bytes, Law::Ulaw), decode_g711(&bytes, Law::Alaw));
+        assert_ne!(
+            decode_g711(&bytes, Law::Ulaw),
+            decode_g711(&bytes, Law::Alaw)
+        );
         let s = [0.25f32, -0.5];
         for law in [Law::Ulaw, Law::Alaw] {
             let back = decode_g711(&encode_g711(&s, law), law);

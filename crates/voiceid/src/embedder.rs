@@ -162,7 +162,10 @@ mod tests {
         assert!(a.cosine(&c).is_err());
         assert!(Embedding::mean(&[a.clone(), c]).is_err());
         let neg = Embedding::normalize(vec![-1.0, 0.0]).unwrap();
-        assert!(Embedding::mean(&[a, neg]).is_err(), "opposite vectors cancel");
+        assert!(
+            Embedding::mean(&[a, neg]).is_err(),
+            "opposite vectors cancel"
+        );
     }
 
     #[test]

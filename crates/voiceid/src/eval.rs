@@ -186,7 +186,10 @@ pub fn evaluate(records: &[UtteranceRecord], config: &EvalConfig) -> Result<Eval
         return Err(invalid("folds", format!("{}: at least 2", config.folds)));
     }
     if config.norm == NormKind::None {
-        return Err(invalid("norm", "choose Z-, T- or S-norm to compare with raw"));
+        return Err(invalid(
+            "norm",
+            "choose Z-, T- or S-norm to compare with raw",
+        ));
     }
     if config.acceptance_threshold > 100 {
         return Err(invalid(
@@ -274,33 +277,48 @@ pub fn evaluate(records: &[UtteranceRecord], config: &EvalConfig) -> Result<Eval
         })
         .collect::<Result<_>>()?;
 
-    let score_condition = |pick: &dyn Fn(&Target) -> &Vec<(Embedding, f64)>| -> Result<(Vec<Scored>, usize, f64)> {
-        let mut out = Vec::new();
-        let mut n_items = 0;
-        let mut speech = 0.0;
-        for (ti, t) in targets.iter().enumerate() {
-            let Some(t) = t else { continue };
-            for (x, ms) in pick(t) {
-                n_items += 1;
-                speech += ms;
-                for (ci, c) in targets.iter().enumerate() {
-                    let Some(c) = c else { continue };
-                    if c.fold != t.fold {
-                        continue;
+    let score_condition =
+        |pick: &dyn Fn(&Target) -> &Vec<(Embedding, f64)>| -> Result<(Vec<Scored>, usize, f64)> {
+            let mut out = Vec::new();
+            let mut n_items = 0;
+            let mut speech = 0.0;
+            for (ti, t) in targets.iter().enumerate() {
+                let Some(t) = t else { continue };
+                for (x, ms) in pick(t) {
+                    n_items += 1;
+                    speech += ms;
+                    for (ci, c) in targets.iter().enumerate() {
+                        let Some(c) = c else { continue };
+                        if c.fold != t.fold {
+                            continue;
+                        }
+                        let raw = c.voiceprint.cosine(x)?;
+                        let norm = cohorts[t.fold].normalize(raw, &c.voiceprint, x)?;
+                        let genuine = ci == ti;
+                        out.push(Scored {
+                            fold: t.fold,
+                            raw: Trial {
+                                score: raw,
+                                genuine,
+                            },
+                            norm: Trial {
+                                score: norm,
+                                genuine,
+                            },
+                        });
                     }
-                    let raw = c.voiceprint.cosine(x)?;
-                    let norm = cohorts[t.fold].normalize(raw, &c.voiceprint, x)?;
-                    let genuine = ci == ti;
-                    out.push(Scored {
-                        fold: t.fold,
-                        raw: Trial { score: raw, genuine },
-                        norm: Trial { score: norm, genuine },
-                    });
                 }
             }
-        }
-        Ok((out, n_items, if n_items > 0 { speech / n_items as f64 } else { 0.0 }))
-    };
+            Ok((
+                out,
+                n_items,
+                if n_items > 0 {
+                    speech / n_items as f64
+                } else {
+                    0.0
+                },
+            ))
+        };
 
     let summarise = |name: &str, scored: (Vec<Scored>, usize, f64)| -> Result<ConditionReport> {
         let (trials, n_items, mean_ms) = scored;
@@ -310,8 +328,7 @@ pub fn evaluate(records: &[UtteranceRecord], config: &EvalConfig) -> Result<Eval
             // Cross-fitted calibration: fit on the other folds, decide on this one.
             let (mut fa, mut fr, mut n_i, mut n_g) = (0.0, 0.0, 0usize, 0usize);
             for f in 0..config.folds {
-                let train: Vec<Trial> =
-                    trials.iter().filter(|s| s.fold != f).map(get).collect();
+                let train: Vec<Trial> = trials.iter().filter(|s| s.fold != f).map(get).collect();
                 let test: Vec<Trial> = trials.iter().filter(|s| s.fold == f).map(get).collect();
                 if test.is_empty() {
                     continue;

@@ -46,7 +46,10 @@ pub struct Metrics {
 
 fn check(trials: &[Trial]) -> Result<(usize, usize)> {
     if let Some(i) = trials.iter().position(|t| !t.score.is_finite()) {
-        return Err(invalid("trials", format!("trial {i} has a non-finite score")));
+        return Err(invalid(
+            "trials",
+            format!("trial {i} has a non-finite score"),
+        ));
     }
     let g = trials.iter().filter(|t| t.genuine).count();
     let i = trials.len() - g;
@@ -240,7 +243,13 @@ mod tests {
         for gi in 0..10 {
             for ii in 0..10 {
                 let (gs, is) = (gi as f64 + 1.0, ii as f64 - 2.0);
-                wins += if gs > is { 1.0 } else if gs == is { 0.5 } else { 0.0 };
+                wins += if gs > is {
+                    1.0
+                } else if gs == is {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         assert!((a - wins / 100.0).abs() < 1e-12, "{a}");

@@ -164,7 +164,10 @@ impl Calibration {
             ));
         }
         if let Some(k) = trials.iter().position(|t| !t.score.is_finite()) {
-            return Err(invalid("trials", format!("trial {k} has a non-finite score")));
+            return Err(invalid(
+                "trials",
+                format!("trial {k} has a non-finite score"),
+            ));
         }
         let (wg, wi) = (0.5 / g as f64, 0.5 / i as f64);
         // Start from a scale that puts the class means at ±2.
@@ -318,7 +321,10 @@ impl Verifier {
             ));
         }
         if threshold > 100 {
-            return Err(invalid("acceptance_threshold", format!("{threshold} > 100")));
+            return Err(invalid(
+                "acceptance_threshold",
+                format!("{threshold} > 100"),
+            ));
         }
         Ok(Verifier {
             calibration,
@@ -391,10 +397,16 @@ mod tests {
             let p = 1.0 / (1.0 + (-(8.0 * s - 4.0)).exp());
             let ng = (p * 1000.0).round() as usize;
             for _ in 0..ng {
-                trials.push(Trial { score: s, genuine: true });
+                trials.push(Trial {
+                    score: s,
+                    genuine: true,
+                });
             }
             for _ in 0..(1000 - ng) {
-                trials.push(Trial { score: s, genuine: false });
+                trials.push(Trial {
+                    score: s,
+                    genuine: false,
+                });
             }
         }
         let c = Calibration::fit(&trials, NormKind::None, "grid").unwrap();
@@ -412,13 +424,25 @@ mod tests {
         // Separable-ish data with 10× more impostors: the 50 % point stays between classes.
         let mut trials = Vec::new();
         for k in 0..10 {
-            trials.push(Trial { score: 0.7 + 0.01 * k as f64, genuine: true });
+            trials.push(Trial {
+                score: 0.7 + 0.01 * k as f64,
+                genuine: true,
+            });
         }
         for k in 0..100 {
-            trials.push(Trial { score: 0.2 + 0.004 * k as f64, genuine: false });
+            trials.push(Trial {
+                score: 0.2 + 0.004 * k as f64,
+                genuine: false,
+            });
         }
-        trials.push(Trial { score: 0.65, genuine: false });
-        trials.push(Trial { score: 0.62, genuine: true });
+        trials.push(Trial {
+            score: 0.65,
+            genuine: false,
+        });
+        trials.push(Trial {
+            score: 0.62,
+            genuine: true,
+        });
         let c = Calibration::fit(&trials, NormKind::None, "").unwrap();
         let mid = c.similarity_for(50.0);
         assert!(mid > 0.55 && mid < 0.72, "{mid} {c:?}");
@@ -429,13 +453,20 @@ mod tests {
     #[test]
     fn from_json_refuses_bad_slopes() {
         let bad = r#"{"slope": -1.0, "offset": 0.0, "input": "none", "genuine_trials": 1, "impostor_trials": 1}"#;
-        assert!(Calibration::from_json(bad).unwrap_err().to_string().contains("slope"));
+        assert!(Calibration::from_json(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("slope"));
         assert!(Calibration::from_json("{").is_err());
     }
 
     #[test]
     fn norms_and_decisions() {
-        let cohort = vec![e(&[1.0, 0.0, 0.0]), e(&[0.0, 1.0, 0.0]), e(&[0.0, 0.0, 1.0])];
+        let cohort = vec![
+            e(&[1.0, 0.0, 0.0]),
+            e(&[0.0, 1.0, 0.0]),
+            e(&[0.0, 0.0, 1.0]),
+        ];
         let n = ScoreNorm::new(NormKind::SNorm, cohort.clone(), None).unwrap();
         let v = e(&[1.0, 1.0, 0.0]);
         let x = e(&[1.0, 0.9, 0.1]);
@@ -462,15 +493,23 @@ mod tests {
             impostor_trials: 1,
             fitted_on: String::new(),
         };
-        assert!(Verifier::new(cal.clone(), Some(n), 90).is_err(), "input mismatch");
+        assert!(
+            Verifier::new(cal.clone(), Some(n), 90).is_err(),
+            "input mismatch"
+        );
         let ver = Verifier::new(cal.clone(), None, 90).unwrap();
         let same = ver.verify(&v, &v, 12_000.0, 10_000.0).unwrap();
         assert_eq!(same.decision, Decision::Accept);
         assert_eq!(same.score, Some(cal.score(1.0)));
-        let other = ver.verify(&v, &e(&[0.0, 0.0, 1.0]), 12_000.0, 10_000.0).unwrap();
+        let other = ver
+            .verify(&v, &e(&[0.0, 0.0, 1.0]), 12_000.0, 10_000.0)
+            .unwrap();
         assert_eq!((other.decision, other.score), (Decision::Reject, Some(1)));
         let short = ver.verify(&v, &v, 9_000.0, 10_000.0).unwrap();
-        assert_eq!((short.decision, short.score), (Decision::NotEnoughSpeech, None));
+        assert_eq!(
+            (short.decision, short.score),
+            (Decision::NotEnoughSpeech, None)
+        );
         assert_eq!(
             serde_json::to_value(Decision::NotEnoughSpeech).unwrap(),
             "NOT_ENOUGH_SPEECH"

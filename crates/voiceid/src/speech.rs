@@ -187,11 +187,19 @@ mod tests {
             authentication_ms: 4_000.0,
             ..r.clone()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("authentication_ms"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("authentication_ms"));
         let bad = SpeechRequirements {
             enrollment_ms: f64::NAN,
             ..r
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("enrollment_ms"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("enrollment_ms"));
     }
 }

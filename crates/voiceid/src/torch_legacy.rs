@@ -348,11 +348,10 @@ impl<'a> Machine<'a> {
                     } else {
                         self.u32()?
                     };
-                    let v = self
-                        .memo
-                        .get(&idx)
-                        .cloned()
-                        .ok_or_else(|| err(self.op_at, format!("memo {idx} was never stored")))?;
+                    let v =
+                        self.memo.get(&idx).cloned().ok_or_else(|| {
+                            err(self.op_at, format!("memo {idx} was never stored"))
+                        })?;
                     self.push(v)?
                 }
                 b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
@@ -686,7 +685,10 @@ pub fn read_legacy_checkpoint(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
     let mut m = Machine::new(bytes, at);
     match m.run()? {
         Value::Dict(d) => {
-            if !matches!(dict_get(&d.borrow(), "little_endian"), Some(Value::Bool(true))) {
+            if !matches!(
+                dict_get(&d.borrow(), "little_endian"),
+                Some(Value::Bool(true))
+            ) {
                 return Err(err(at, "checkpoint was written on a big-endian machine"));
             }
         }

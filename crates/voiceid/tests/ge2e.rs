@@ -136,7 +136,10 @@ fn windows_follow_resemblyzer() {
     assert_eq!(partial_starts(25_600, 1.3, 0.75).unwrap(), [0]);
     // rate 1.0: step round(100) = 100.
     assert_eq!(partial_starts(48_000, 1.0, 0.5).unwrap(), [0, 100, 200]);
-    assert!(partial_starts(16_000, 0.5, 0.75).is_err(), "step above 160 frames");
+    assert!(
+        partial_starts(16_000, 0.5, 0.75).is_err(),
+        "step above 160 frames"
+    );
 }
 
 #[test]
@@ -160,7 +163,11 @@ fn trimming_mask_smooths_and_dilates_like_resemblyzer() {
 fn volume_is_raised_to_minus_30_dbfs_and_never_lowered() {
     let quiet = synth::sine(16_000, 300.0, 500.0, -50.0);
     let out = normalize_volume(&quiet, -30.0, true);
-    let rms = (out.iter().map(|&x| (x as f64 * 32767.0).powi(2)).sum::<f64>() / out.len() as f64)
+    let rms = (out
+        .iter()
+        .map(|&x| (x as f64 * 32767.0).powi(2))
+        .sum::<f64>()
+        / out.len() as f64)
         .sqrt();
     assert!((20.0 * (rms / 32767.0).log10() + 30.0).abs() < 1e-4);
     let loud = synth::sine(16_000, 300.0, 500.0, -3.0);
@@ -212,14 +219,20 @@ fn real_shapes_backends_agree_and_embeddings_are_unit_norm() {
     )
     .unwrap();
     let info = fast.info();
-    assert_eq!((info.sample_rate, info.dim, info.window_samples), (16_000, 256, 25_600));
+    assert_eq!(
+        (info.sample_rate, info.dim, info.window_samples),
+        (16_000, 256, 25_600)
+    );
     let wav = voice_like(2, 3.5);
     let a = fast.embed_native(&wav).unwrap();
     let b = cand.embed_native(&wav).unwrap();
     assert_eq!(a.dim(), 256);
     let norm: f64 = a.as_slice().iter().map(|&v| (v as f64).powi(2)).sum();
     assert!((norm - 1.0).abs() < 1e-6, "norm² {norm}");
-    assert!(a.as_slice().iter().all(|&v| v >= 0.0), "ReLU outputs are non-negative");
+    assert!(
+        a.as_slice().iter().all(|&v| v >= 0.0),
+        "ReLU outputs are non-negative"
+    );
     let dist = 1.0 - a.cosine(&b).unwrap();
     assert!(dist < 1e-6, "backends differ by cosine distance {dist}");
     // Deterministic.
@@ -245,7 +258,9 @@ fn utterance_embedding_is_the_mean_of_its_windows_whatever_the_batch() {
     let other = big.embed_native(&voice_like(6, 6.0)).unwrap();
     assert!(utt.cosine(&other).unwrap() < 1.0 - 1e-6);
     let w2 = Ge2eWeights::random(6, 40, 32, 3, 24).unwrap();
-    let e2 = encoder(&w2, Backend::Fast, 32).embed_preprocessed(&wav).unwrap();
+    let e2 = encoder(&w2, Backend::Fast, 32)
+        .embed_preprocessed(&wav)
+        .unwrap();
     assert!(utt.cosine(&e2).unwrap() < 0.999);
 }
 
@@ -313,10 +328,15 @@ fn bad_settings_and_weights_are_refused_by_name() {
     }
     // A weights file with a mis-shaped tensor names it.
     let mut t = w.to_tensors();
-    let hh1 = t.iter_mut().find(|t| t.name == "lstm.weight_hh_l1").unwrap();
+    let hh1 = t
+        .iter_mut()
+        .find(|t| t.name == "lstm.weight_hh_l1")
+        .unwrap();
     hh1.shape = vec![8, 32];
     let bytes = tympan_voiceid::torch_legacy::tensors_to_safetensors(&t).unwrap();
-    let e = Ge2eWeights::from_safetensors(&bytes).unwrap_err().to_string();
+    let e = Ge2eWeights::from_safetensors(&bytes)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("lstm.weight_hh_l1"), "{e}");
     let t: Vec<_> = w
         .to_tensors()
@@ -324,7 +344,9 @@ fn bad_settings_and_weights_are_refused_by_name() {
         .filter(|t| t.name != "linear.bias")
         .collect();
     let bytes = tympan_voiceid::torch_legacy::tensors_to_safetensors(&t).unwrap();
-    let e = Ge2eWeights::from_safetensors(&bytes).unwrap_err().to_string();
+    let e = Ge2eWeights::from_safetensors(&bytes)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("linear.bias") && e.contains("missing"), "{e}");
     assert!(Ge2eWeights::from_safetensors(b"not safetensors").is_err());
     let enc = encoder(&w, Backend::Fast, 4);
@@ -361,7 +383,10 @@ fn every_kernel_build_matches_candle_within_max_abs_diff() {
     let starts = partial_starts(wav.len(), 1.3, 0.75).unwrap();
     assert!(starts.len() >= 3 && starts.last().unwrap() + PARTIAL_FRAMES <= frames);
     let want = cand.forward_windows(&mel, &starts).unwrap();
-    assert!(want.iter().any(|&v| v > 0.0), "candle output is not all zero");
+    assert!(
+        want.iter().any(|&v| v > 0.0),
+        "candle output is not all zero"
+    );
     let isas = Isa::available();
     assert!(isas.contains(&Isa::Portable));
     for isa in isas {
@@ -380,7 +405,10 @@ fn every_kernel_build_matches_candle_within_max_abs_diff() {
             .zip(&want)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        eprintln!("{isa:?} vs candle: max abs diff {max_abs:e} over {} values", got.len());
+        eprintln!(
+            "{isa:?} vs candle: max abs diff {max_abs:e} over {} values",
+            got.len()
+        );
         assert!(max_abs < 1e-5, "{isa:?} vs candle: max abs diff {max_abs}");
     }
 }

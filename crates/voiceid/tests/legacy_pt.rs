@@ -78,7 +78,8 @@ impl P {
     }
     fn global(&mut self, module: &str, name: &str) -> u32 {
         self.b.push(b'c');
-        self.b.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.b
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
         self.put()
     }
 }
@@ -123,7 +124,11 @@ fn tensor(p: &mut P, g: &mut Globals, t: &Tensor) {
         }
         None => g.storage = Some(p.global("torch", "FloatStorage")),
     }
-    p.str(t.key).str("cuda:0").int(t.numel as i64).op(b'N').op(b't');
+    p.str(t.key)
+        .str("cuda:0")
+        .int(t.numel as i64)
+        .op(b'N')
+        .op(b't');
     p.put();
     p.op(b'Q').int(t.offset as i64);
     p.op(b'(');
@@ -134,7 +139,12 @@ fn tensor(p: &mut P, g: &mut Globals, t: &Tensor) {
     for &s in t.stride {
         p.int(s as i64);
     }
-    p.op(b't').op(0x89).get(g.ordered).op(b')').op(b'R').op(b't');
+    p.op(b't')
+        .op(0x89)
+        .get(g.ordered)
+        .op(b')')
+        .op(b'R')
+        .op(b't');
     p.put();
     p.op(b'R');
     p.put();
@@ -142,7 +152,11 @@ fn tensor(p: &mut P, g: &mut Globals, t: &Tensor) {
 
 /// A legacy file: `entries` of the state dict (name, tensor), an optimizer tensor, and the
 /// storages (`key`, values), written in sorted key order.
-fn legacy_file(entries: &[(&str, Tensor)], storages: &[(&str, Vec<f32>)], truncate: usize) -> Vec<u8> {
+fn legacy_file(
+    entries: &[(&str, Tensor)],
+    storages: &[(&str, Vec<f32>)],
+    truncate: usize,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut p = P::default();
     p.proto();
@@ -156,10 +170,21 @@ fn legacy_file(entries: &[(&str, Tensor)], storages: &[(&str, Vec<f32>)], trunca
     let mut p = P::default();
     p.proto().op(b'}');
     p.put();
-    p.op(b'(').str("protocol_version").int(1001).str("little_endian").op(0x88);
+    p.op(b'(')
+        .str("protocol_version")
+        .int(1001)
+        .str("little_endian")
+        .op(0x88);
     p.str("type_sizes").op(b'}');
     p.put();
-    p.op(b'(').str("short").int(2).str("int").int(4).str("long").int(4).op(b'u');
+    p.op(b'(')
+        .str("short")
+        .int(2)
+        .str("int")
+        .int(4)
+        .str("long")
+        .int(4)
+        .op(b'u');
     p.op(b'u').stop();
     out.extend_from_slice(&p.b);
 
@@ -184,7 +209,12 @@ fn legacy_file(entries: &[(&str, Tensor)], storages: &[(&str, Vec<f32>)], trunca
     }
     p.op(b'u');
     // State dicts carry `_metadata` through BUILD.
-    p.op(b'}').op(b'(').str("_metadata").op(b'}').op(b'u').op(b'b');
+    p.op(b'}')
+        .op(b'(')
+        .str("_metadata")
+        .op(b'}')
+        .op(b'u')
+        .op(b'b');
     // optimizer_state: {"state": {140178894849224: {"step": 5, "exp_avg": tensor}},
     //                   "param_groups": [{"lr": 1e-4, "params": [140178894849224]}]}
     p.str("optimizer_state").op(b'}');
@@ -307,7 +337,10 @@ fn converts_the_state_dict_to_safetensors() {
     let parsed = safetensors::SafeTensors::deserialize(&st).unwrap();
     let mut names = parsed.names();
     names.sort();
-    assert_eq!(names, ["linear.bias", "lstm.weight_hh_l0", "lstm.weight_ih_l0"]);
+    assert_eq!(
+        names,
+        ["linear.bias", "lstm.weight_hh_l0", "lstm.weight_ih_l0"]
+    );
     let v = parsed.tensor("lstm.weight_hh_l0").unwrap();
     assert_eq!(v.shape(), [2, 2]);
     let vals: Vec<f32> = v
@@ -321,7 +354,9 @@ fn converts_the_state_dict_to_safetensors() {
 
 #[test]
 fn truncated_or_tampered_files_name_the_offset() {
-    let e = read_legacy_checkpoint(&sample_file(5)).unwrap_err().to_string();
+    let e = read_legacy_checkpoint(&sample_file(5))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("run past the end"), "{e}");
     // A count that disagrees with the declared storage size.
     let mut bytes = sample_file(0);
@@ -330,7 +365,10 @@ fn truncated_or_tampered_files_name_the_offset() {
     let at = n - 40 - 8;
     bytes[at..at + 8].copy_from_slice(&9i64.to_le_bytes());
     let e = read_legacy_checkpoint(&bytes).unwrap_err().to_string();
-    assert!(e.contains("bytes after the last storage") || e.contains("declared"), "{e}");
+    assert!(
+        e.contains("bytes after the last storage") || e.contains("declared"),
+        "{e}"
+    );
     // A global outside the allow-list.
     let mut bytes = sample_file(0);
     let pos = bytes

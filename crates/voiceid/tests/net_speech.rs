@@ -40,7 +40,10 @@ fn silence_and_tones_do_not_count() {
     assert!((ns.duration_ms - call.len() as f64 / 8.0).abs() < 1e-9);
     // Segments lie inside the speech part (2 s of noise before it).
     for &(s, e) in &ns.segments {
-        assert!(s >= 1_900.0 && e <= 2_000.0 + speech_ms + 100.0, "segment {s}..{e}");
+        assert!(
+            s >= 1_900.0 && e <= 2_000.0 + speech_ms + 100.0,
+            "segment {s}..{e}"
+        );
     }
     // The same count whatever the chunking.
     let mut m = SpeechMeter::new(8_000).unwrap();

@@ -66,15 +66,17 @@ impl FastNet {
         let matmul_acc = |a: &[f32], m, lda, b: &PackedB, c: &mut [f32], ldc| {
             matmul_acc_with(isa, a, m, lda, b, c, ldc)
         };
-        let lstm_cell = |g: &[f32], c: &mut [f32], h: &mut [f32], hidden| {
-            lstm_cell_with(isa, g, c, h, hidden)
-        };
+        let lstm_cell =
+            |g: &[f32], c: &mut [f32], h: &mut [f32], hidden| lstm_cell_with(isa, g, c, h, hidden);
         if b == 0 || frames == 0 {
             return Vec::new();
         }
         let first = *starts.iter().min().expect("non-empty");
         let last = *starts.iter().max().expect("non-empty") + frames;
-        assert!(last * n_mels <= mel.len(), "windows run past the mel frames");
+        assert!(
+            last * n_mels <= mel.len(),
+            "windows run past the mel frames"
+        );
 
         // Layer 0 input projection, once per frame of the covered span.
         let span = last - first;

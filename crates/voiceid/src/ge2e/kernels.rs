@@ -120,7 +120,10 @@ pub fn matmul_acc_with(
     assert!(lda >= b.k && ldc >= b.n, "strides");
     assert!(a.len() >= (m - 1) * lda + b.k, "A too short");
     assert!(c.len() >= (m - 1) * ldc + b.n, "C too short");
-    assert!(Isa::available().contains(&isa), "{isa:?} is not supported by this CPU");
+    assert!(
+        Isa::available().contains(&isa),
+        "{isa:?} is not supported by this CPU"
+    );
     match isa {
         Isa::Portable => portable::matmul_acc(a, m, lda, b, c, ldc),
         #[cfg(target_arch = "x86_64")]
@@ -144,7 +147,10 @@ pub fn lstm_cell(gates: &[f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
 pub fn lstm_cell_with(isa: Isa, gates: &[f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
     assert_eq!(gates.len(), 4 * c.len());
     assert_eq!(c.len(), h.len());
-    assert!(Isa::available().contains(&isa), "{isa:?} is not supported by this CPU");
+    assert!(
+        Isa::available().contains(&isa),
+        "{isa:?} is not supported by this CPU"
+    );
     match isa {
         Isa::Portable => cell_body(gates, c, h, hidden),
         #[cfg(target_arch = "x86_64")]
@@ -182,7 +188,7 @@ pub fn exp_approx(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001e-1, the same f32
     let y = p * r * r + r + 1.0;
     let bits = ((ni + 127) as u32) << 23;
     y * f32::from_bits(bits)
@@ -343,7 +349,10 @@ mod avx2 {
                 // SAFETY: c holds the full 16 columns of this row (asserted by the caller).
                 let cp = c.as_mut_ptr().add(off);
                 _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), acc_r[0]));
-                _mm256_storeu_ps(cp.add(8), _mm256_add_ps(_mm256_loadu_ps(cp.add(8)), acc_r[1]));
+                _mm256_storeu_ps(
+                    cp.add(8),
+                    _mm256_add_ps(_mm256_loadu_ps(cp.add(8)), acc_r[1]),
+                );
             } else {
                 let mut buf = [0.0f32; NR];
                 _mm256_storeu_ps(buf.as_mut_ptr(), acc_r[0]);
@@ -590,9 +599,7 @@ mod tests {
                 for j in n..ldc {
                     assert_eq!(c[i * ldc + j], 7.0, "{isa:?}");
                 }
-                let s: f64 = (0..k)
-                    .map(|kk| a[i * lda + kk] as f64 * w[kk] as f64)
-                    .sum();
+                let s: f64 = (0..k).map(|kk| a[i * lda + kk] as f64 * w[kk] as f64).sum();
                 assert!((c[i * ldc] as f64 - 7.0 - s).abs() < 1e-5, "{isa:?}");
             }
         }

@@ -112,7 +112,10 @@ impl Ge2eConfig {
         if !(self.rate.is_finite() && (lo..=100.0).contains(&self.rate)) {
             return Err(invalid(
                 "rate",
-                format!("{} partial windows per second not in [{lo}, 100]", self.rate),
+                format!(
+                    "{} partial windows per second not in [{lo}, 100]",
+                    self.rate
+                ),
             ));
         }
         if !(self.min_coverage > 0.0 && self.min_coverage <= 1.0) {
@@ -131,7 +134,10 @@ impl Ge2eConfig {
         }
         if let Some(isa) = self.isa {
             if !kernels::Isa::available().contains(&isa) {
-                return Err(invalid("isa", format!("{isa:?} kernels do not run on this CPU")));
+                return Err(invalid(
+                    "isa",
+                    format!("{isa:?} kernels do not run on this CPU"),
+                ));
             }
         }
         Ok(())
@@ -155,8 +161,7 @@ pub fn partial_starts(n_samples: usize, rate: f64, min_coverage: f64) -> Result<
     let steps = (n_frames + step + 1).saturating_sub(PARTIAL_FRAMES).max(1);
     let mut starts: Vec<usize> = (0..steps).step_by(step).collect();
     let last = *starts.last().expect("at least one");
-    let coverage =
-        (n_samples as f64 - (last * HOP) as f64) / (PARTIAL_FRAMES * HOP) as f64;
+    let coverage = (n_samples as f64 - (last * HOP) as f64) / (PARTIAL_FRAMES * HOP) as f64;
     if coverage < min_coverage && starts.len() > 1 {
         starts.pop();
     }
@@ -244,7 +249,7 @@ pub fn smooth_and_dilate(flags: &[bool]) -> Vec<bool> {
             2 * count > w
         })
         .collect();
-    let r = (TRIM_MAX_SILENCE + 1) / 2; // centred structuring element of 7 windows: ±3
+    let r = TRIM_MAX_SILENCE.div_ceil(2); // centred structuring element of 7 windows: ±3
     (0..n)
         .map(|i| {
             let lo = i.saturating_sub(r);

@@ -39,10 +39,7 @@ pub const MAX_LAYERS: usize = 16;
 /// Largest hidden, input or embedding size accepted.
 pub const MAX_WIDTH: usize = 4096;
 
-fn tensor<'a>(
-    st: &'a safetensors::SafeTensors<'a>,
-    name: &str,
-) -> Result<(Vec<usize>, Vec<f32>)> {
+fn tensor<'a>(st: &'a safetensors::SafeTensors<'a>, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
     let view = st
         .tensor(name)
         .map_err(|_| VoiceIdError::Weights(format!("tensor `{name}` is missing")))?;
