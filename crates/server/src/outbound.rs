@@ -213,6 +213,10 @@ pub struct CallOutcome {
     pub ended_by: Option<&'static str>,
     /// Audio written by `--record`, ms.
     pub recorded_ms: Option<u64>,
+    /// The contact flow's report when the server runs one (`--flow`): flow id, outcome,
+    /// final attributes and the trace of every block with its timing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<Value>,
 }
 
 fn sip_uri(s: &str) -> Result<Uri, String> {
@@ -524,6 +528,7 @@ pub async fn place_call(
         audio_ms: 0,
         ended_by: None,
         recorded_ms: None,
+        flow: None,
     };
     let deadline = clock + req.timeout;
     let recording = req
@@ -903,6 +908,10 @@ fn read_record(state: &AppState, call_id: &str, out: &mut CallOutcome) {
     };
     out.answered_by = rec["answered_by"].as_str().map(str::to_owned);
     out.result = rec.get("result").filter(|v| !v.is_null()).cloned();
+    out.flow = rec["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["action"] == "flow"))
+        .cloned();
     out.audio_ms = rec["audio_ms"].as_u64().unwrap_or(0);
     let events = rec["events"].as_array().cloned().unwrap_or_default();
     out.digits = events

@@ -38,6 +38,10 @@ pub struct CallArgs {
     /// Data directory of the store (the call and its SIP trace are recorded there).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Run this contact flow (JSON) on the answered call; the result then has the flow's
+    /// outcome, attributes and trace (and the call lasts until the flow hangs up).
+    #[arg(long)]
+    pub flow: Option<PathBuf>,
     /// Print the result as JSON (otherwise a one-line summary).
     #[arg(long)]
     pub json: bool,
@@ -76,6 +80,15 @@ fn run_inner(args: CallArgs) -> anyhow::Result<ExitCode> {
     }
     let factory =
         tympan_server::analyzer::factory_from_config(&config).map_err(anyhow::Error::msg)?;
+    if let Some(f) = args.flow {
+        config.flow = Some(f);
+    }
+    let flow = match &config.flow {
+        Some(path) => Some(std::sync::Arc::new(
+            tympan_server::flows::FlowSetup::load(path).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
     let req = CallRequest {
         destination: args.destination,
         trunk: args.trunk,
@@ -90,6 +103,9 @@ fn run_inner(args: CallArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let state = tympan_server::AppState::new(config, factory).await?;
+        if let Some(setup) = flow {
+            state.set_flow(setup);
+        }
         let r = place_call(state.clone(), req).await;
         let _ = state.writer.shutdown().await;
         state.store.close().await;
@@ -114,6 +130,14 @@ fn run_inner(args: CallArgs) -> anyhow::Result<ExitCode> {
                     format!(" digits={}", out.digits)
                 }
             );
+            if let Some(f) = &out.flow {
+                println!(
+                    "flow {}: {} attributes={}",
+                    f["flow"].as_str().unwrap_or_default(),
+                    f["outcome"],
+                    f["attributes"]
+                );
+            }
         }
         Ok(ExitCode::from(out.outcome.exit_code() as u8))
     })
