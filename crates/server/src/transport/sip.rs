@@ -226,7 +226,9 @@ impl MediaSockets {
 /// Requests to a call's media task.
 pub(crate) enum ToMedia {
     /// The call ends: send the RTCP BYE, leave the final figures in the record, then
-    /// answer (the media task then stops).
+    /// answer. RTCP stops; the task itself runs on (its playback queue open, so the call
+    /// loop does not see the output as gone) until its owner aborts it
+    /// ([`stop_media`]).
     Stop(tokio::sync::oneshot::Sender<()>),
     /// Send these digits as RFC 4733 events (one after the other).
     Dtmf(String),
@@ -885,7 +887,6 @@ pub(crate) async fn rtp_task(
                         x.reporter.finish(x.agent.quality());
                     }
                     let _ = done.send(());
-                    return;
                 }
                 Some(ToMedia::Dtmf(d)) => {
                     if let Err(e) = digits.queue.push(&d, DEFAULT_VOLUME, RATE, clock()) {
