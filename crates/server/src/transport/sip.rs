@@ -764,6 +764,10 @@ pub(crate) async fn rtp_task(
     let mut frames_open = true;
     let mut ctl_open = true;
     loop {
+        if !frames_open && !ctl_open {
+            // Every owner of the call is gone (a stopped call that was not aborted).
+            return;
+        }
         let report_at = rtcp
             .as_ref()
             .and_then(|r| r.agent.poll_timeout())
@@ -793,6 +797,11 @@ pub(crate) async fn rtp_task(
                         jitter.reset_source();
                     }
                     ssrc = Some(p.ssrc);
+                }
+                if p.payload_type != neg.payload_type {
+                    // Events and other payloads use the stream's sequence numbers: received,
+                    // not lost, in our RTCP reports.
+                    jitter.jb.count_non_audio(p.sequence);
                 }
                 if Some(p.payload_type) == neg.telephone_event {
                     match dtmf.push(p.timestamp, &p.payload) {
