@@ -64,7 +64,7 @@ pub struct CallRecord {
     pub sip_trace: Vec<Value>,
     /// SIP calls: RTCP figures of the media (`reports_sent`, `reports_received`, `remote`:
     /// the peer's reports about our stream — `fraction_lost`, `cumulative_lost`,
-    /// `jitter_ms` —, `local`: ours about its stream, `rtt_ms`); `null` for other
+    /// `jitter_ms` —, `local`: ours about its stream, with `packets_received`, `rtt_ms`); `null` for other
     /// transports. Stored as the call's last `media_quality` event.
     #[schema(value_type = Option<Object>)]
     pub media_quality: Option<Value>,

@@ -495,6 +495,13 @@ async fn info_dtmf_is_a_dtmf_event_and_rtcp_reports_go_both_ways() {
     assert_eq!(q["remote_packets_sent"], 4242, "{q}");
     assert_eq!(q["local"]["cumulative_lost"], DROPPED.len() as i64, "{q}");
     assert!(q["local"]["jitter_ms"].is_number(), "{q}");
+    // Received = expected (first to highest sequence number) - lost.
+    let highest = q["local"]["extended_highest_seq"].as_u64().unwrap();
+    assert_eq!(
+        q["local"]["packets_received"].as_u64().unwrap(),
+        highest - u64::from(SEQ0) + 1 - DROPPED.len() as u64,
+        "{q}"
+    );
     assert!(
         q["reports_sent"].as_u64().unwrap() > reports_seen,
         "the reports seen and the BYE: {q}"

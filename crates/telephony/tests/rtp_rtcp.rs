@@ -312,6 +312,7 @@ fn agents_report_on_schedule_and_learn_loss_jitter_and_rtt() {
     assert_eq!(local.fraction_lost, 25.0 / 256.0);
     assert_eq!(local.cumulative_lost, 10);
     assert_eq!(local.jitter_ms, 10.0);
+    assert_eq!(b.quality().packets_received, 90);
 
     // A gets it 20 ms later: B's view of A's stream, and RTT = 540 − 500 (DLSR) = 40 ms.
     a.handle(&rr, at + 20, ntp(at + 20)).unwrap();

@@ -764,8 +764,8 @@ pub(crate) async fn rtp_task(
     let mut frames_open = true;
     let mut ctl_open = true;
     loop {
-        if !frames_open && !ctl_open {
-            // Every owner of the call is gone (a stopped call that was not aborted).
+        if media.is_closed() {
+            // Nobody reads what we receive: the call (or its early media) is over.
             return;
         }
         let report_at = rtcp

@@ -77,6 +77,9 @@ pub struct Quality {
     pub rtt_ms: Option<f64>,
     /// Our view of the peer's stream, as in our last report.
     pub local: Option<StreamQuality>,
+    /// RTP packets received from the peer's source (duplicates not counted), as of our
+    /// last report.
+    pub packets_received: u64,
     /// Packets the peer says it sent (its last SR).
     pub remote_packets_sent: Option<u32>,
     /// The peer sent an RTCP BYE.
@@ -202,6 +205,9 @@ impl RtcpAgent {
             .collect();
         if let Some(b) = blocks.first() {
             self.quality.local = Some(StreamQuality::of(b, self.clock_rate));
+        }
+        if let Some((_, r)) = reception {
+            self.quality.packets_received = r.received;
         }
         let bytes = match bye {
             Some(reason) => {

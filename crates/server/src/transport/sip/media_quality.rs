@@ -40,7 +40,11 @@ pub(crate) fn quality_json(q: &Quality) -> Value {
         "remote_ssrc": q.remote_ssrc,
         "remote_cname": q.remote_cname,
         "remote": q.remote.as_ref().map(stream),
-        "local": q.local.as_ref().map(stream),
+        "local": q.local.as_ref().map(|s| {
+            let mut v = stream(s);
+            v["packets_received"] = json!(q.packets_received);
+            v
+        }),
         "rtt_ms": q.rtt_ms,
         "remote_packets_sent": q.remote_packets_sent,
         "bye_received": q.bye_received,
