@@ -169,7 +169,7 @@ impl PortPool {
     /// Binds the next free pair of the range on `ip`: (RTP on an even port, RTCP on the
     /// next one).
     pub(crate) async fn bind(&mut self, ip: IpAddr) -> std::io::Result<MediaSockets> {
-        let pairs = (u32::from(self.max.saturating_sub(self.min)) + 1) / 2;
+        let pairs = u32::from(self.max.saturating_sub(self.min)).div_ceil(2);
         let mut last = None;
         for _ in 0..pairs {
             let port = self.next;
