@@ -238,6 +238,9 @@ pub(crate) enum ToMedia {
 pub const MEDIA_STOP_WAIT: Duration = Duration::from_secs(1);
 /// Requests queued to a media task.
 pub const TO_MEDIA_QUEUE: usize = 8;
+/// Signals (hang-ups, SIP INFO digits) queued to a call: room for a burst of INFO digits
+/// without crowding out the hang-up behind them.
+pub const CONTROL_QUEUE: usize = 64;
 
 /// Bind the SIP socket of `sip.listen` after checking the section; `None` when unset.
 pub async fn bind_configured(cfg: &SipConfig) -> std::io::Result<Option<UdpSocket>> {
@@ -492,7 +495,7 @@ async fn on_event(
             tracing::info!(%call_id, from = %inc.from.uri, codec = ?negotiated.codec,
                            remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
                            rtp_port, "SIP call answered");
-            let (ctl_tx, ctl_rx) = mpsc::channel(4);
+            let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_QUEUE);
             legs.insert(call, Leg { control: ctl_tx });
             spawn_call(
                 state.clone(),
@@ -519,7 +522,9 @@ async fn on_event(
         }
         DialogEvent::Dtmf { digit, .. } => {
             if let Some(leg) = legs.get(&call) {
-                let _ = leg.control.try_send(Control::Dtmf(digit));
+                if leg.control.try_send(Control::Dtmf(digit)).is_err() {
+                    tracing::warn!(%digit, "call behind on its signals: INFO digit dropped");
+                }
             }
         }
         other => log_other_event(other),
