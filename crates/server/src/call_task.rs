@@ -94,6 +94,15 @@ pub trait MediaOut: Clone + Send + Sync + 'static {
     /// Resolves once the output can no longer send (peer stopped reading past the send
     /// timeout, or the connection is gone).
     fn gone(&self) -> impl Future<Output = ()> + Send;
+    /// Send DTMF `digits` (`0-9 * # A-D`) to the peer; returns how (`rfc4733`, `info`).
+    /// Transports that cannot refuse.
+    fn send_dtmf(
+        &self,
+        digits: String,
+    ) -> impl Future<Output = Result<&'static str, String>> + Send {
+        let _ = digits;
+        async { Err("not supported by this transport".to_string()) }
+    }
 }
 
 /// What a transport learnt before the call starts.
@@ -625,8 +634,8 @@ fn run_actions<O: MediaOut>(
                                        "error": "not supported by this transport"}));
             }
             Action::SendDtmf { digits } => {
-                s.record_action(json!({"action": "send_dtmf", "digits": digits,
-                                       "error": "not supported by this transport"}));
+                *outstanding += 1;
+                spawn_send_dtmf(out, digits, itx.clone());
             }
         }
     }
@@ -829,6 +838,20 @@ fn spawn_play<O: MediaOut>(
                 }
             };
             let _ = itx.send(Internal::Played(id, outcome)).await;
+        }
+        .in_current_span(),
+    );
+}
+
+fn spawn_send_dtmf<O: MediaOut>(out: &O, digits: String, itx: mpsc::Sender<Internal>) {
+    let out = out.clone();
+    tokio::spawn(
+        async move {
+            let v = match out.send_dtmf(digits.clone()).await {
+                Ok(via) => json!({"action": "send_dtmf", "digits": digits, "via": via}),
+                Err(e) => json!({"action": "send_dtmf", "digits": digits, "error": e}),
+            };
+            let _ = itx.send(Internal::Action(v)).await;
         }
         .in_current_span(),
     );

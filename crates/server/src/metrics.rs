@@ -76,6 +76,18 @@ pub struct RtpMetrics {
     pub frames_dropped: AtomicU64,
     /// Playout ticks (20 ms) that fired more than [`RTP_TICK_LATE_MS`] late.
     pub ticks_late: AtomicU64,
+    /// RTCP compounds sent (reports and BYEs).
+    pub rtcp_sent: AtomicU64,
+    /// RTCP compounds received that parsed.
+    pub rtcp_received: AtomicU64,
+    /// Datagrams on RTCP ports that did not parse.
+    pub rtcp_bad: AtomicU64,
+    /// Gauge: the last round-trip time a peer's report gave, µs.
+    pub rtcp_rtt_us: AtomicU64,
+    /// Gauge: the last interarrival jitter a peer reported about our stream, µs.
+    pub rtcp_jitter_us: AtomicU64,
+    /// Gauge: the last fraction lost a peer reported about our stream, parts per million.
+    pub rtcp_fraction_lost_ppm: AtomicU64,
 }
 
 /// A playout tick this much later than its slot counts in `tympan_rtp_ticks_late_total`.
@@ -256,6 +268,46 @@ pub fn render(state: &AppState) -> String {
         ),
     ] {
         counter(name, "counter", help, c.load(Ordering::Relaxed));
+    }
+    for (name, kind, help, c) in [
+        (
+            "tympan_rtcp_reports_sent_total",
+            "counter",
+            "RTCP compounds (SR/RR + SDES, BYE) sent on SIP calls.",
+            &rtp.rtcp_sent,
+        ),
+        (
+            "tympan_rtcp_reports_received_total",
+            "counter",
+            "RTCP compounds received from SIP peers.",
+            &rtp.rtcp_received,
+        ),
+        (
+            "tympan_rtcp_bad_packets_total",
+            "counter",
+            "Datagrams on RTCP ports that did not parse as RTCP.",
+            &rtp.rtcp_bad,
+        ),
+        (
+            "tympan_rtcp_last_round_trip_us",
+            "gauge",
+            "Round-trip time from the last peer report with LSR/DLSR (any call), microseconds.",
+            &rtp.rtcp_rtt_us,
+        ),
+        (
+            "tympan_rtcp_last_jitter_us",
+            "gauge",
+            "Interarrival jitter of our RTP in the last peer report (any call), microseconds.",
+            &rtp.rtcp_jitter_us,
+        ),
+        (
+            "tympan_rtcp_last_fraction_lost_ppm",
+            "gauge",
+            "Fraction of our RTP lost in the last peer report (any call), parts per million.",
+            &rtp.rtcp_fraction_lost_ppm,
+        ),
+    ] {
+        counter(name, kind, help, c.load(Ordering::Relaxed));
     }
     m.decision.render(
         "tympan_decision_seconds",

@@ -27,7 +27,8 @@ use crate::call_task::{pace_frames, run_call, CallStart, Inbound, MediaIn, PlayO
 use crate::calls::CallSettings;
 use crate::registry::Found;
 use crate::transport::sip::{
-    rtp_task, Command, Control, OsRandom, PortPool, SipIn, SipOut, MEDIA_QUEUE, RATE, SEND_QUEUE,
+    log_other_event, rtp_task, send_info_dtmf, stop_media, Command, Control, MediaSockets,
+    OsRandom, PortPool, SipIn, SipOut, ToMedia, MEDIA_QUEUE, RATE, SEND_QUEUE, TO_MEDIA_QUEUE,
 };
 use crate::transport::sip_trace::{Direction, SipTracer};
 use crate::AppState;
@@ -59,6 +60,8 @@ pub const PLAY_TAIL: Duration = Duration::from_millis(500);
 pub const MAX_PLAY_BYTES: u64 = 64 << 20;
 /// Longest audio `--record` keeps, in seconds (later audio is not recorded).
 pub const MAX_RECORD_S: usize = MAX_TIMEOUT_S as usize;
+/// Early-media tones kept (in the outcome and the call's events) at most per call.
+pub const MAX_EARLY_EVENTS: usize = 100;
 /// Port of a SIP URI without one (RFC 3261 §19.1.2, UDP).
 pub const SIP_PORT: u16 = 5060;
 
@@ -384,33 +387,48 @@ struct Early {
 struct Answered {
     at: Instant,
     control: mpsc::Sender<Control>,
+    to_media: mpsc::Sender<ToMedia>,
     media_task: tokio::task::JoinHandle<()>,
     call_task: tokio::task::JoinHandle<()>,
     play_done: Option<tokio::sync::oneshot::Receiver<PlayOutcome>>,
     hangup_at: Option<Instant>,
 }
 
+/// A media task on `socks` (RTCP too when `socks` has its socket and `call_id` is the
+/// answered call's).
+struct Media {
+    task: tokio::task::JoinHandle<()>,
+    inbound: mpsc::Receiver<Inbound>,
+    frames: mpsc::Sender<Vec<i16>>,
+    to_media: mpsc::Sender<ToMedia>,
+}
+
 fn start_rtp(
     state: &Arc<AppState>,
-    rtp: &Arc<UdpSocket>,
+    socks: MediaSockets,
+    call_id: Option<&str>,
     neg: &Negotiated,
-) -> (
-    tokio::task::JoinHandle<()>,
-    mpsc::Receiver<Inbound>,
-    mpsc::Sender<Vec<i16>>,
-) {
-    let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
-    let (send_tx, send_rx) = mpsc::channel::<Vec<i16>>(SEND_QUEUE);
+) -> Media {
+    let (media_tx, inbound) = mpsc::channel(MEDIA_QUEUE);
+    let (frames, send_rx) = mpsc::channel::<Vec<i16>>(SEND_QUEUE);
+    let (to_media, to_media_rx) = mpsc::channel(TO_MEDIA_QUEUE);
     let remote = SocketAddr::new(neg.remote_addr, neg.remote_port);
     let task = tokio::spawn(rtp_task(
         state.clone(),
-        rtp.clone(),
+        socks,
+        call_id.map(str::to_owned),
         remote,
         neg.clone(),
         media_tx,
         send_rx,
+        to_media_rx,
     ));
-    (task, media_rx, send_tx)
+    Media {
+        task,
+        inbound,
+        frames,
+        to_media,
+    }
 }
 
 /// Place one call and wait for its end (see the module docs). Errors are for calls that
@@ -448,12 +466,11 @@ pub async fn place_call(
         .await
         .map_err(|e| io(format!("binding a SIP socket on {ip}: {e}")))?;
     let local = sip.local_addr().map_err(|e| io(e.to_string()))?;
-    let rtp = PortPool::new(&sip_cfg)
+    let socks = PortPool::new(&sip_cfg)
         .bind(ip)
         .await
         .map_err(|e| io(format!("no RTP port free in sip.rtp_port_min..max: {e}")))?;
-    let rtp_port = rtp.local_addr().map_err(|e| io(e.to_string()))?.port();
-    let rtp = Arc::new(rtp);
+    let rtp_port = socks.rtp_port().map_err(|e| io(e.to_string()))?;
     let from = req
         .from
         .clone()
@@ -539,6 +556,8 @@ pub async fn place_call(
     let mut events = state.events.subscribe();
     let on_beep_configured = state.config.on_beep.is_some();
     let mut early: Option<Early> = None;
+    // Early-media events published, not yet in the answered call's record.
+    let mut early_events: Vec<Value> = Vec::new();
     let mut answered: Option<Answered> = None;
     let mut provisional = false;
     let mut dialog_over = false;
@@ -565,7 +584,11 @@ pub async fn place_call(
                 DialogEvent::EarlyMedia(neg) => {
                     provisional = true;
                     if early.is_none() && answered.is_none() {
-                        let (task, media, _send) = start_rtp(&state, &rtp, &neg);
+                        let Media {
+                            task,
+                            inbound: media,
+                            ..
+                        } = start_rtp(&state, socks.rtp_only(), None, &neg);
                         let mut cfg = tympan_call::CallConfig::new(&call_id, "sip", RATE);
                         cfg.amd = None;
                         cfg.call_progress = true;
@@ -591,13 +614,13 @@ pub async fn place_call(
                     out.sip_reason = "OK".into();
                     out.setup_ms = Some(now_ms());
                     if let Some(e) = early.take() {
-                        finish_early(e, &call_id, &mut out);
+                        finish_early(&state, e, &call_id, &mut out, &mut early_events);
                     }
                     answered = Some(start_answered(
                         &state,
                         &call_id,
                         call,
-                        &rtp,
+                        &socks,
                         &neg,
                         req.amd,
                         play.clone(),
@@ -630,7 +653,12 @@ pub async fn place_call(
                         let _ = a.control.try_send(c);
                     }
                 }
-                other => tracing::debug!(event = ?other, "outbound dialog event ignored"),
+                DialogEvent::Dtmf { digit, .. } => {
+                    if let Some(a) = &answered {
+                        let _ = a.control.try_send(Control::Dtmf(digit));
+                    }
+                }
+                other => log_other_event(other),
             }
         }
         let call_done = answered.as_ref().is_none_or(|a| a.call_task.is_finished());
@@ -684,6 +712,7 @@ pub async fn place_call(
             },
             Some(cmd) = cmd_rx.recv() => match cmd {
                 Command::Hangup(_) => hang_up_now = true,
+                Command::SendDtmf(_, digits) => send_info_dtmf(&mut ua, call, &digits, now_ms()),
             },
             item = async {
                 match early.as_mut() {
@@ -694,11 +723,14 @@ pub async fn place_call(
                 if let (Some(Inbound::Audio(pcm)), Some(e)) = (item, early.as_mut()) {
                     let t = e.started.elapsed().as_millis() as u64;
                     e.core.push_i16(&pcm, t);
-                    collect_progress(&mut e.core, &call_id, &mut out.call_progress);
+                    collect_progress(&state, &mut e.core, &call_id, &mut out, &mut early_events);
                 }
             },
             ev = events.recv() => match ev {
                 Ok(p) if &*p.call_id == call_id.as_str() => {
+                    if answered.is_some() {
+                        early_into_record(&state, &call_id, &mut early_events);
+                    }
                     if let (Some(a), Ok(v)) = (answered.as_mut(), serde_json::from_str::<Value>(&p.text)) {
                         if req.amd && amd_done(&v, on_beep_configured) {
                             a.hangup_at.get_or_insert_with(Instant::now);
@@ -768,12 +800,12 @@ pub async fn place_call(
         let _ = sip.send_to(&bytes, t.dest).await;
     }
     if let Some(e) = early.take() {
-        finish_early(e, &call_id, &mut out);
+        finish_early(&state, e, &call_id, &mut out, &mut early_events);
     }
     if let Some(a) = answered.take() {
         let _ = a.control.try_send(Control::Ended);
         let _ = a.call_task.await;
-        a.media_task.abort();
+        stop_media(&a.to_media, a.media_task).await;
         out.duration_ms = a.at.elapsed().as_millis() as u64;
         read_record(&state, &call_id, &mut out);
     } else {
@@ -818,20 +850,58 @@ fn amd_done(v: &Value, on_beep_configured: bool) -> bool {
     }
 }
 
-fn collect_progress(core: &mut tympan_call::Call, call_id: &str, into: &mut Vec<Value>) {
+/// Early-media tones (ringback, busy, SIT, fax...: call progress, not the callee): into the
+/// outcome's `call_progress`, and published and stored with the call as `tone` events with
+/// `"phase": "early_media"` (at most [`MAX_EARLY_EVENTS`]); `pending` keeps them for the
+/// answered call's record ([`early_into_record`]).
+fn collect_progress(
+    state: &AppState,
+    core: &mut tympan_call::Call,
+    call_id: &str,
+    out: &mut CallOutcome,
+    pending: &mut Vec<Value>,
+) {
     while let Some(ev) = core.poll_event() {
         if let tympan_call::CallEvent::Tone { .. } = ev {
-            into.extend(ev.to_json(call_id));
+            for mut v in ev.to_json(call_id) {
+                if out.call_progress.len() >= MAX_EARLY_EVENTS {
+                    tracing::warn!("early media: more than {MAX_EARLY_EVENTS} tones, not kept");
+                    continue;
+                }
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("phase".into(), json!("early_media"));
+                }
+                pending.push(state.publish(call_id, &v, true));
+                out.call_progress.push(v);
+            }
         }
     }
 }
 
-fn finish_early(mut e: Early, call_id: &str, out: &mut CallOutcome) {
+fn finish_early(
+    state: &AppState,
+    mut e: Early,
+    call_id: &str,
+    out: &mut CallOutcome,
+    pending: &mut Vec<Value>,
+) {
     e.task.abort();
     let t = e.started.elapsed().as_millis() as u64;
     e.core.finish(t);
     out.early_media_ms = e.core.audio_ms();
-    collect_progress(&mut e.core, call_id, &mut out.call_progress);
+    collect_progress(state, &mut e.core, call_id, out, pending);
+}
+
+/// The early-media events go first in the answered call's record (they were published
+/// before its events) once the call loop has registered it.
+fn early_into_record(state: &AppState, call_id: &str, pending: &mut Vec<Value>) {
+    if pending.is_empty() {
+        return;
+    }
+    if let Some(live) = state.calls.live(call_id) {
+        let mut r = crate::registry::lock(&live.record);
+        r.events.splice(0..0, pending.drain(..));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -839,26 +909,30 @@ fn start_answered(
     state: &Arc<AppState>,
     call_id: &str,
     call: CallId,
-    rtp: &Arc<UdpSocket>,
+    socks: &MediaSockets,
     neg: &Negotiated,
     amd: bool,
     play: Option<Vec<i16>>,
     recording: Option<Arc<Mutex<Vec<i16>>>>,
     cmd_tx: &mpsc::Sender<Command>,
 ) -> Answered {
-    let (media_task, media_rx, send_tx) = start_rtp(state, rtp, neg);
+    let Media {
+        task: media_task,
+        inbound,
+        frames: send_tx,
+        to_media,
+    } = start_rtp(state, socks.clone(), Some(call_id), neg);
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let input = Recording {
-        inner: SipIn {
-            media: media_rx,
-            control: ctl_rx,
-        },
+        inner: SipIn::new(inbound, ctl_rx, to_media.clone()),
         pcm: recording,
     };
     let output = SipOut {
         call,
         frames: send_tx.clone(),
         cmd: cmd_tx.clone(),
+        telephone_event: neg.telephone_event.is_some(),
+        to_media: to_media.clone(),
     };
     let mut settings = CallSettings::default();
     if amd {
@@ -888,6 +962,7 @@ fn start_answered(
     Answered {
         at: Instant::now(),
         control: ctl_tx,
+        to_media,
         media_task,
         call_task,
         play_done,

@@ -62,6 +62,12 @@ pub struct CallRecord {
     /// other transports).
     #[schema(value_type = Vec<Object>)]
     pub sip_trace: Vec<Value>,
+    /// SIP calls: RTCP figures of the media (`reports_sent`, `reports_received`, `remote`:
+    /// the peer's reports about our stream — `fraction_lost`, `cumulative_lost`,
+    /// `jitter_ms` —, `local`: ours about its stream, with `packets_received`, `rtt_ms`); `null` for other
+    /// transports. Stored as the call's last `media_quality` event.
+    #[schema(value_type = Option<Object>)]
+    pub media_quality: Option<Value>,
 }
 
 /// A stored SIP trace as `GET /v1/calls/{id}` shows it (`sip_trace`).
@@ -91,6 +97,7 @@ impl CallRecord {
             events_dropped: 0,
             actions: Vec::new(),
             sip_trace: Vec::new(),
+            media_quality: None,
         }
     }
 
@@ -115,9 +122,16 @@ impl CallRecord {
     }
 
     /// A stored call as the API shows it: published events with a `type` other than
-    /// `action_done` (those are the actions), in `seq` order.
+    /// `action_done` (those are the actions) and `media_quality` (the last one is the
+    /// record's `media_quality`), in `seq` order.
     pub fn from_detail(d: tympan_store::CallDetail) -> Self {
         let c = d.call;
+        let media_quality = d
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "media_quality")
+            .map(|e| e.body.clone());
         CallRecord {
             call_id: c.call_id,
             platform: c.platform,
@@ -131,12 +145,17 @@ impl CallRecord {
             events: d
                 .events
                 .into_iter()
-                .filter(|e| e.body.get("type").is_some() && e.kind != "action_done")
+                .filter(|e| {
+                    e.body.get("type").is_some()
+                        && e.kind != "action_done"
+                        && e.kind != "media_quality"
+                })
                 .map(|e| e.body)
                 .collect(),
             events_dropped: c.events_dropped,
             actions: d.actions.into_iter().map(|a| a.body).collect(),
             sip_trace: sip_trace_json(d.sip_trace),
+            media_quality,
         }
     }
 }
@@ -289,6 +308,11 @@ impl Registry {
             return Some(Found::Live(Box::new(c.snapshot())));
         }
         lock(&self.history).calls.get(id).cloned().map(Found::Ended)
+    }
+
+    /// The live call `id` itself (for a transport's media task to update its record).
+    pub fn live(&self, id: &str) -> Option<Arc<LiveCall>> {
+        lock(&self.live).get(id).cloned()
     }
 
     /// Number of live calls.

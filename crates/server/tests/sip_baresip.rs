@@ -2,7 +2,8 @@
 //! loopback, plays a WAV (espeak-ng greeting, silence, a 1 kHz beep, silence) through its
 //! `aufile` source and sends RFC 4733 digit 5 (`sndcode`) over its `ctrl_tcp` netstring
 //! interface. Tympan must answer, run AMD on the G.711 audio (beep and result), report the
-//! digit and end the call with `call_end`. Fails when baresip or espeak-ng is missing.
+//! digit and end the call with `call_end`; baresip's RTCP reports reach the call's
+//! `media_quality`. Fails when baresip or espeak-ng is missing.
 
 mod common;
 
@@ -245,9 +246,25 @@ async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
         seen.iter().any(|v| v["type"] == "remote_hangup"),
         "baresip hung up: expected a remote_hangup signal in {seen:#?}\nbaresip log:\n{log}"
     );
-    // The record is closed with the same events.
-    let rec = state.calls.get(&call_id);
-    assert!(rec.is_some(), "call {call_id} recorded");
+    // The record is closed with the same events, and baresip's RTCP reports (it sends
+    // them by default, from its RTP port + 1) are in its media quality.
+    let rec: Value = match state.calls.get(&call_id) {
+        Some(tympan_server::registry::Found::Ended(json)) => serde_json::from_str(&json).unwrap(),
+        Some(tympan_server::registry::Found::Live(r)) => serde_json::to_value(&*r).unwrap(),
+        None => panic!("call {call_id} not recorded"),
+    };
+    let q = &rec["media_quality"];
+    assert!(
+        q["reports_received"].as_u64().unwrap_or(0) >= 1,
+        "baresip's RTCP received: {q}\nbaresip log:\n{log}"
+    );
+    assert_eq!(q["bad_packets"], 0, "{q}");
+    assert!(q["remote_cname"].is_string(), "baresip's SDES CNAME: {q}");
+    assert!(q["remote_ssrc"].is_u64(), "{q}");
+    assert!(
+        q["reports_sent"].as_u64().unwrap_or(0) >= 2,
+        "our reports and BYE: {q}"
+    );
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
     let _ = std::io::stderr().flush();

@@ -541,3 +541,298 @@ async fn tympan_calls_tympan_and_both_sides_keep_the_trace() {
         );
     }
 }
+
+/// The next SIP message on `sock` whose first line starts with `what` (`INVITE`, `ACK`,
+/// `SIP/2.0`...), parsed, with its source; others are skipped (retransmissions).
+async fn next_sip(
+    sock: &tokio::net::UdpSocket,
+    what: &str,
+) -> (tympan_telephony::sip::Message, std::net::SocketAddr) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, from) = tokio::time::timeout(Duration::from_secs(30), sock.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within 30 s"))
+            .unwrap();
+        if buf[..n].starts_with(what.as_bytes()) {
+            let m = tympan_telephony::sip::parse_datagram(&buf[..n]).unwrap();
+            return (m, from);
+        }
+    }
+}
+
+/// The next RTCP compound on `sock` that holds a packet matching `want`.
+async fn next_rtcp(
+    sock: &tokio::net::UdpSocket,
+    want: impl Fn(&tympan_telephony::rtp::rtcp::Report) -> bool,
+) -> (
+    Vec<tympan_telephony::rtp::rtcp::Report>,
+    std::net::SocketAddr,
+) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let (n, from) = tokio::time::timeout(Duration::from_secs(30), sock.recv_from(&mut buf))
+            .await
+            .expect("an RTCP packet within 30 s")
+            .unwrap();
+        let reports = tympan_telephony::rtp::rtcp::parse_compound(&buf[..n])
+            .unwrap_or_else(|e| panic!("Tympan sent RTCP that does not parse: {e}"));
+        if reports.iter().any(&want) {
+            return (reports, from);
+        }
+    }
+}
+
+/// A SIP phone written with raw datagrams (the telephony crate builds and parses its
+/// messages): it answers Tympan's INVITE with 183 and an SDP answer whose `a=rtcp:` names a
+/// port other than RTP + 1 (RFC 3605), plays 2 s of US ringback (440 + 480 Hz) as early
+/// media, answers 200, sends DTMF by SIP INFO (`dtmf-relay` 5, `dtmf` 7, and a `text/plain`
+/// INFO that gets 415), reads Tympan's RTCP (an SR with CNAME: Tympan plays a file) and
+/// answers it with a receiver report, then takes Tympan's BYE and its RTCP BYE. The call's
+/// result and record show the ringback as early-media call progress, the digits, and the
+/// peer's report (fraction lost, cumulative lost, jitter, round trip).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_rtcp_and_info_dtmf_with_a_raw_sip_peer() {
+    use tympan_telephony::rtp::rtcp::{ntp_middle, Block, Report, RtcpSession};
+    use tympan_telephony::rtp::{encode_payload, RtpSender, SenderConfig};
+    use tympan_telephony::sdp::{self, Codec, LocalMedia};
+    use tympan_telephony::sip::{Message, NameAddr, Uri};
+
+    let srv = server(5, "sip_raw_peer").await;
+    let sip = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let rtp = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let rtcp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sip_port = sip.local_addr().unwrap().port();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let rtcp_port = rtcp.local_addr().unwrap().port();
+    assert_ne!(rtcp_port, rtp_port + 1, "a=rtcp must matter");
+    // Tympan plays 6 s (so it sends RTP and SRs), then hangs up by itself.
+    let dir = temp_dir("sip_raw_peer_play");
+    let play = dir.join("tone.wav");
+    let tone: Vec<f32> = (0..6 * 8000)
+        .map(|i| 0.2 * (2.0 * std::f32::consts::PI * 500.0 * i as f32 / 8000.0).sin())
+        .collect();
+    std::fs::write(&play, wav(tone)).unwrap();
+    let mut req = CallRequest::new(format!("sip:peer@127.0.0.1:{sip_port}"));
+    req.play = Some(play);
+    req.timeout = Duration::from_secs(60);
+    let placing = tokio::spawn(place_call(srv.state.clone(), req));
+
+    let (invite, tympan) = next_sip(&sip, "INVITE ").await;
+    let local = LocalMedia {
+        address: "127.0.0.1".parse().unwrap(),
+        port: rtp_port,
+        codecs: vec![Codec::Pcmu],
+        session_id: 9,
+        session_version: 1,
+    };
+    let (mut answer, neg) = sdp::answer(&invite.body, &local).unwrap();
+    answer.extend_from_slice(format!("a=rtcp:{rtcp_port}\r\n").as_bytes());
+    let tympan_rtp = std::net::SocketAddr::new(neg.remote_addr, neg.remote_port);
+    let contact = NameAddr::new(Uri::parse(&format!("sip:peer@127.0.0.1:{sip_port}")).unwrap());
+    let respond = |code: u16, reason: &str| {
+        let mut r = Message::response_to(&invite, code, reason);
+        r.to.set_tag("peer1");
+        r.contact = vec![contact.clone()];
+        r.content_type = Some("application/sdp".into());
+        r.body = answer.clone();
+        r.to_bytes()
+    };
+    sip.send_to(&respond(183, "Session Progress"), tympan)
+        .await
+        .unwrap();
+    // Early media: 2 s of ringback, then silence until the end of the call.
+    let ssrc = 0x5eed_0001;
+    let sender_task = {
+        let rtp = rtp.clone();
+        tokio::spawn(async move {
+            let mut s = RtpSender::new(SenderConfig {
+                ssrc,
+                initial_sequence: 100,
+                initial_timestamp: 1000,
+                payload_type: 0,
+            });
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for k in 0u32.. {
+                tick.tick().await;
+                let pcm: Vec<i16> = (0..160)
+                    .map(|i| {
+                        let t = (k * 160 + i) as f32 / 8000.0;
+                        if k < 100 {
+                            let two_pi = 2.0 * std::f32::consts::PI;
+                            (6000.0 * ((two_pi * 440.0 * t).sin() + (two_pi * 480.0 * t).sin()))
+                                as i16
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                let bytes = s.audio(encode_payload(Codec::Pcmu, &pcm), 160).unwrap();
+                let _ = rtp.send_to(&bytes, tympan_rtp).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    sip.send_to(&respond(200, "OK"), tympan).await.unwrap();
+    let (ack, _) = next_sip(&sip, "ACK ").await;
+    assert_eq!(ack.cseq.seq, invite.cseq.seq);
+
+    // DTMF by INFO in the dialog (we are the callee: From = our To, To = Tympan's From).
+    let target = invite.contact[0].uri.to_string();
+    let mut from_us = invite.to.clone();
+    from_us.set_tag("peer1");
+    let info = |seq: u32, ct: &str, body: &str| {
+        format!(
+            "INFO {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bKinfo{seq}\r\n\
+             Max-Forwards: 70\r\nFrom: {from_us}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} INFO\r\n\
+             Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}",
+            invite.from,
+            invite.call_id,
+            body.len()
+        )
+    };
+    for (seq, ct, body, code) in [
+        (
+            1,
+            "application/dtmf-relay",
+            "Signal=5\r\nDuration=160\r\n",
+            200,
+        ),
+        (2, "application/dtmf", "7", 200),
+        (3, "text/plain", "hello", 415),
+    ] {
+        sip.send_to(info(seq, ct, body).as_bytes(), tympan)
+            .await
+            .unwrap();
+        let (r, _) = next_sip(&sip, "SIP/2.0 ").await;
+        assert_eq!(r.cseq.seq, seq);
+        assert_eq!(r.response().unwrap().code, code, "INFO {ct}: {r}");
+    }
+
+    // Tympan's RTCP comes to the a=rtcp port, from its RTP port + 1: an SR (it plays) with
+    // its CNAME.
+    let (reports, tympan_rtcp) = next_rtcp(&rtcp, |r| matches!(r, Report::Sender { .. })).await;
+    assert_eq!(tympan_rtcp.port(), neg.remote_port + 1);
+    let Some(Report::Sender {
+        ssrc: theirs,
+        info: sr,
+        ..
+    }) = reports
+        .iter()
+        .find(|r| matches!(r, Report::Sender { .. }))
+        .cloned()
+    else {
+        unreachable!()
+    };
+    assert!(sr.packet_count > 0, "{reports:?}");
+    assert!(
+        reports
+            .iter()
+            .any(|r| matches!(r, Report::Cname { ssrc, cname } if *ssrc == theirs && cname.ends_with("@tympan"))),
+        "SDES CNAME in {reports:?}"
+    );
+    // Our receiver report about Tympan's stream, sent at once (DLSR 0).
+    let rr = RtcpSession::new(ssrc, "peer@raw")
+        .build(
+            None,
+            &[Block {
+                ssrc: theirs,
+                fraction_lost: 64,
+                cumulative_lost: 7,
+                extended_highest_seq: 1234,
+                jitter: 80,
+                lsr: ntp_middle(sr.ntp_timestamp),
+                dlsr: 0,
+            }],
+        )
+        .unwrap();
+    rtcp.send_to(&rr, tympan_rtcp).await.unwrap();
+
+    // Tympan hangs up after its file: BYE, then its RTCP BYE.
+    let (bye, _) = next_sip(&sip, "BYE ").await;
+    let ok = Message::response_to(&bye, 200, "OK");
+    sip.send_to(&ok.to_bytes(), tympan).await.unwrap();
+    let (last, _) = next_rtcp(&rtcp, |r| matches!(r, Report::Bye { .. })).await;
+    assert!(
+        last.iter()
+            .any(|r| matches!(r, Report::Bye { ssrcs } if ssrcs == &vec![theirs])),
+        "{last:?}"
+    );
+    sender_task.abort();
+    let out = placing.await.unwrap().expect("the call is attempted");
+    assert_eq!(out.outcome, Outcome::Answered, "{out:?}");
+    assert_eq!(out.digits, "57", "INFO digits in the result");
+    let ringback: Vec<&Value> = out
+        .call_progress
+        .iter()
+        .filter(|t| t["tone"] == "ringback")
+        .collect();
+    assert!(
+        !ringback.is_empty(),
+        "ringback heard: {:?}",
+        out.call_progress
+    );
+    assert_eq!(ringback[0]["phase"], "early_media");
+
+    // The record: early-media tones first, the digits as dtmf events, the peer's report.
+    let rec = srv.get_json(&format!("/v1/calls/{}", out.call_id)).await;
+    let events = rec["events"].as_array().expect("events");
+    assert_eq!(events[0]["type"], "tone", "{events:#?}");
+    assert_eq!(events[0]["phase"], "early_media");
+    let start = events
+        .iter()
+        .position(|e| e["type"] == "call_start")
+        .unwrap();
+    assert!(
+        events[..start].iter().all(|e| e["phase"] == "early_media"),
+        "only early media before call_start: {events:#?}"
+    );
+    let digits: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "dtmf")
+        .filter_map(|e| e["digit"].as_str())
+        .collect();
+    assert_eq!(digits, ["5", "7"]);
+    let q = &rec["media_quality"];
+    assert!(q["reports_received"].as_u64().unwrap() >= 1, "{q}");
+    assert!(
+        q["reports_sent"].as_u64().unwrap() >= 2,
+        "a report and the BYE: {q}"
+    );
+    assert_eq!(q["remote"]["fraction_lost"], 0.25, "{q}");
+    assert_eq!(q["remote"]["cumulative_lost"], 7);
+    assert_eq!(q["remote"]["jitter_ms"], 10.0);
+    assert_eq!(q["remote_cname"], "peer@raw");
+    let rtt = q["rtt_ms"].as_f64().expect("a round trip from LSR/DLSR");
+    assert!((0.0..1000.0).contains(&rtt), "{rtt}");
+    // Tympan's view of our stream: it heard our packets.
+    assert_eq!(q["local"]["cumulative_lost"], 0, "{q}");
+    let metrics = srv.get("/metrics").await.text().await.unwrap();
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(counter("tympan_rtcp_reports_received_total") >= 1);
+    assert!(counter("tympan_rtcp_reports_sent_total") >= 2);
+    assert_eq!(counter("tympan_rtcp_last_fraction_lost_ppm"), 250_000);
+    assert_eq!(counter("tympan_rtcp_last_jitter_us"), 10_000);
+    // After a restart the record comes from the store: the same media_quality and events.
+    srv.state.writer.flush().await.unwrap();
+    let stored = srv
+        .state
+        .store
+        .get_call(&out.call_id)
+        .await
+        .unwrap()
+        .expect("stored");
+    let rebuilt = tympan_server::registry::CallRecord::from_detail(stored);
+    let rq = rebuilt
+        .media_quality
+        .expect("media_quality from the stored event");
+    assert_eq!(rq["remote"]["cumulative_lost"], 7);
+    assert!(rebuilt.events.iter().any(|e| e["phase"] == "early_media"));
+    assert!(!rebuilt.events.iter().any(|e| e["type"] == "media_quality"));
+}

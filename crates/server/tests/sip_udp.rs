@@ -234,3 +234,66 @@ async fn bad_input_gets_sip_answers() {
     );
     let _ = stop.send(());
 }
+
+/// RFC 3581: a request whose Via asks for `rport` and that comes from another port than its
+/// sent-by (a NAT) is answered at its source, with `received` and `rport` filled in; the
+/// sent-by port gets nothing.
+#[tokio::test]
+async fn rport_answers_the_source_port() {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sip_port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let mut cfg = ServerConfig {
+        api_tokens: vec![TEST_TOKEN.into()],
+        ..Default::default()
+    };
+    cfg.sip.listen = Some(format!("127.0.0.1:{sip_port}"));
+    let base = 37_000 + (std::process::id() as u16 % 400) * 10;
+    cfg.sip.rtp_port_min = base;
+    cfg.sip.rtp_port_max = base + 6;
+    cfg.data_dir = temp_dir("sip_udp_rport");
+    let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let state = AppState::new(cfg, tympan_server::amd_factory())
+        .await
+        .expect("store opens");
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let listeners = Listeners {
+        main,
+        control: None,
+        audiosocket: None,
+    };
+    tokio::spawn(tympan_server::run(listeners, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // `sent_by` is what the Via claims; `sock` (another port) is where requests leave from.
+    let sent_by = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let claimed = sent_by.local_addr().unwrap().port();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let real = sock.local_addr().unwrap().port();
+    assert_ne!(claimed, real);
+    let server = format!("127.0.0.1:{sip_port}");
+
+    let options = request("OPTIONS", "rp1", claimed, "")
+        .replace(";branch=z9hG4bKrp1", ";rport;branch=z9hG4bKrp1");
+    sock.send_to(options.as_bytes(), &server).await.unwrap();
+    let r = final_response(&sock).await;
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "{r}");
+    assert!(
+        r.contains(&format!(
+            "Via: SIP/2.0/UDP 127.0.0.1:{claimed};received=127.0.0.1;rport={real};branch=z9hG4bKrp1\r\n"
+        )),
+        "{r}"
+    );
+    // A call too: 100, 200 and its retransmissions go to the real port.
+    let inv = invite("rp2", "rp2", claimed, "1 INVITE")
+        .replace(";branch=z9hG4bKrp2", ";rport;branch=z9hG4bKrp2");
+    sock.send_to(inv.as_bytes(), &server).await.unwrap();
+    let r = final_response(&sock).await;
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "{r}");
+    assert!(r.contains(&format!(";rport={real};")), "{r}");
+    let mut buf = vec![0u8; 65_535];
+    let stray = tokio::time::timeout(Duration::from_millis(300), sent_by.recv_from(&mut buf)).await;
+    assert!(stray.is_err(), "nothing goes to the sent-by port");
+    let _ = stop.send(());
+}

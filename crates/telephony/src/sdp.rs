@@ -6,7 +6,7 @@
 //! (`sendonly`/`inactive`, or the RFC 2543 `c=0.0.0.0`). An offer we cannot use gives an
 //! error whose status is 488 Not Acceptable Here.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use sdp_types::{Attribute, Connection, Media, MediaType, Origin, Session, Time, TransportProto};
 use thiserror::Error;
@@ -118,6 +118,9 @@ pub struct Negotiated {
     pub direction: Direction,
     /// Remote ptime, when given.
     pub remote_ptime_ms: Option<u32>,
+    /// Where to send RTCP: `a=rtcp:` (RFC 3605) when the remote wrote it, else the RTP
+    /// address at port + 1 (RFC 3550 §11). Symmetric RTCP may override it.
+    pub remote_rtcp: SocketAddr,
 }
 
 /// Why an SDP could not be used.
@@ -230,6 +233,30 @@ fn connection_of(s: &Session, m: &Media) -> Option<IpAddr> {
         .and_then(|c| c.connection_address.split('/').next()?.parse().ok())
 }
 
+/// RFC 3605 `a=rtcp:PORT [IN IP4|IP6 ADDRESS]`, else RTP address and port + 1.
+fn rtcp_of(m: &Media, rtp_addr: IpAddr) -> SocketAddr {
+    let default = SocketAddr::new(rtp_addr, m.port.saturating_add(1));
+    let Some(v) = m
+        .attributes
+        .iter()
+        .find(|a| a.attribute == "rtcp")
+        .and_then(|a| a.value.as_deref())
+    else {
+        return default;
+    };
+    let mut words = v.split_whitespace();
+    let Some(port) = words.next().and_then(|p| p.parse::<u16>().ok()) else {
+        return default;
+    };
+    let addr = match (words.next(), words.next(), words.next()) {
+        (Some(net), Some(_), Some(a)) if net.eq_ignore_ascii_case("IN") => {
+            a.parse().unwrap_or(rtp_addr)
+        }
+        _ => rtp_addr,
+    };
+    SocketAddr::new(addr, port)
+}
+
 fn ptime_of(m: &Media) -> Option<u32> {
     m.attributes
         .iter()
@@ -340,6 +367,7 @@ pub fn answer(offer: &[u8], local: &LocalMedia) -> Result<(Vec<u8>, Negotiated),
                     telephone_event: c.te,
                     direction: ours,
                     remote_ptime_ms: ptime_of(m),
+                    remote_rtcp: rtcp_of(m, addr),
                 });
             }
             other => {
@@ -381,5 +409,6 @@ pub fn read_answer(answer: &[u8]) -> Result<Negotiated, SdpError> {
         telephone_event: c.te,
         direction: direction_of(&m.attributes).unwrap_or(session_dir).reverse(),
         remote_ptime_ms: ptime_of(m),
+        remote_rtcp: rtcp_of(m, remote_addr),
     })
 }

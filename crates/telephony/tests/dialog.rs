@@ -1212,3 +1212,159 @@ fn creds_pw() -> Credentials {
         password: "pw".into(),
     }
 }
+
+/// An INFO from A in the dialog, with `headers` (Content-Type...) and `body`.
+fn info(n: &Net, call: CallId, seq: u32, headers: &str, body: &str) -> Vec<u8> {
+    let d = n.a.dialog(call).unwrap();
+    format!(
+        "INFO {} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKinfo{seq}\r\n\
+         Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} INFO\r\n\
+         {headers}Content-Length: {}\r\n\r\n{body}",
+        d.remote_target,
+        d.local,
+        d.remote,
+        d.call_id,
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn info_dtmf_is_answered_and_reported_and_other_bodies_refused() {
+    let mut n = Net::new();
+    let (call, inbound) = answered_call(&mut n);
+    let a = addr(A);
+    let relay = "Content-Type: application/dtmf-relay\r\n";
+    let cases: Vec<(&str, &str, u16, Option<DialogEvent>)> = vec![
+        (
+            relay,
+            "Signal=5\r\nDuration=160\r\n",
+            200,
+            Some(DialogEvent::Dtmf {
+                digit: '5',
+                duration_ms: Some(160),
+            }),
+        ),
+        (
+            "Content-Type: application/dtmf\r\n",
+            "#",
+            200,
+            Some(DialogEvent::Dtmf {
+                digit: '#',
+                duration_ms: None,
+            }),
+        ),
+        // Event numbers for * and #, lower-case letters, spaces and LF line ends.
+        (
+            relay,
+            "signal = 10\nDuration= 250\n",
+            200,
+            Some(DialogEvent::Dtmf {
+                digit: '*',
+                duration_ms: Some(250),
+            }),
+        ),
+        (
+            "Content-Type: Application/DTMF-Relay; charset=utf-8\r\n",
+            "Signal=d\r\n",
+            200,
+            Some(DialogEvent::Dtmf {
+                digit: 'D',
+                duration_ms: None,
+            }),
+        ),
+        (relay, "Duration=160\r\n", 400, None),
+        (relay, "Signal=X\r\nDuration=160\r\n", 400, None),
+        (relay, "Signal=1\r\nDuration=99999\r\n", 400, None),
+        ("Content-Type: text/plain\r\n", "hello", 415, None),
+        (
+            "Info-Package: foo\r\nContent-Type: application/foo\r\n",
+            "x",
+            469,
+            None,
+        ),
+        (
+            "",
+            "",
+            200,
+            Some(DialogEvent::Info {
+                content_type: None,
+                body: Vec::new(),
+            }),
+        ),
+    ];
+    for (i, (headers, body, code, event)) in cases.into_iter().enumerate() {
+        let seq = 10 + i as u32;
+        let before = n.ev_b.len();
+        n.b.handle_datagram(&info(&n, call, seq, headers, body), a, Transport::Udp, 100)
+            .unwrap();
+        let r = last_from_b(&mut n);
+        assert_eq!(r.response().unwrap().code, code, "case {i}: {r}");
+        match code {
+            415 => assert_eq!(
+                r.header_values("Accept").next(),
+                Some("application/dtmf-relay, application/dtmf")
+            ),
+            469 => assert_eq!(r.header_values("Recv-Info").next(), Some("")),
+            400 => assert_eq!(r.response().unwrap().reason, "Bad DTMF Body"),
+            _ => {}
+        }
+        let new: Vec<DialogEvent> = n.ev_b[before..].iter().map(|(_, e)| e.clone()).collect();
+        assert_eq!(new, event.into_iter().collect::<Vec<_>>(), "case {i}");
+        if let Some((c, _)) = n.ev_b.last() {
+            assert!(n.ev_b.len() == before || *c == inbound);
+        }
+    }
+    assert_eq!(n.b.dialog(inbound).unwrap().state, DialogState::Confirmed);
+}
+
+#[test]
+fn info_dtmf_goes_one_request_at_a_time_and_failures_are_reported() {
+    let mut n = Net::new();
+    let (call, inbound) = answered_call(&mut n);
+    let start = n.log.len();
+    // B sends "1#" by INFO: the second INFO only after the first's 200.
+    n.b.send_info_dtmf(inbound, "1#", 160, 100).unwrap();
+    n.pump();
+    assert_eq!(
+        n.lines()[start..],
+        ["<INFO 1", ">200 INFO", "<INFO 2", ">200 INFO"]
+    );
+    let first = &sent(&n, B, "INFO 1")[0].msg;
+    assert_eq!(
+        first.content_type.as_deref(),
+        Some("application/dtmf-relay")
+    );
+    assert_eq!(first.body, b"Signal=1\r\nDuration=160\r\n");
+    // A (our UA too) reports both digits.
+    let got: Vec<char> = n
+        .ev_a
+        .iter()
+        .filter_map(|(c, e)| match e {
+            DialogEvent::Dtmf { digit, .. } if *c == call => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, ['1', '#']);
+    assert!(n.b.send_info_dtmf(inbound, "1x", 160, 200).is_err());
+    // A peer that never answers: 408 after 64*T1, then the next digit goes.
+    n.filter = Box::new(|from, _, m| !(*from == addr(A) && line(m) == "200 INFO"));
+    n.now = 1_000;
+    n.b.send_info_dtmf(inbound, "78", 160, 1_000).unwrap();
+    n.run_until(1_000 + 31_999);
+    assert!(!n
+        .ev_b
+        .iter()
+        .any(|(_, e)| matches!(e, DialogEvent::InfoFailed { .. })));
+    assert!(sent(&n, B, "INFO 4").is_empty(), "the 8 waits for the 7");
+    n.run_until(1_000 + 32_000);
+    assert!(n.ev_b.contains(&(
+        inbound,
+        DialogEvent::InfoFailed {
+            digit: '7',
+            code: 408,
+            reason: "Request Timeout".into()
+        }
+    )));
+    assert_eq!(sent(&n, B, "INFO 4").len(), 1);
+}

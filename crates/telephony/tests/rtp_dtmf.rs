@@ -169,3 +169,54 @@ fn repeated_ends_count_once_and_new_event_by_timestamp() {
         .count();
     assert_eq!(started, 4);
 }
+
+#[test]
+fn digit_queue_spaces_digits_and_keeps_each_digits_packets_in_time() {
+    use tympan_telephony::rtp::dtmf::{DigitQueue, DIGIT_GAP_MS, SENT_DIGIT_MS};
+    let mut q = DigitQueue::new();
+    assert!(q.push("1x", 10, 8000, 0).is_err(), "x is no digit");
+    assert_eq!(q.poll_timeout(), None, "nothing queued from a refused push");
+    q.push("12", 10, 8000, 1_000).unwrap();
+    let mut sent = Vec::new();
+    while let Some(t) = q.poll_timeout() {
+        assert!(q.poll(t - 1).is_none() || t == 0);
+        while let Some(p) = q.poll(t) {
+            sent.push((t, p));
+        }
+    }
+    // 160 ms: updates at 0, 50, 100 ms, the end (duration 1280) at 150, 200, 250 ms; the
+    // next digit 50 + 100 ms after the last end packet.
+    let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+    let second = 1_000 + 250 + 50 + u64::from(DIGIT_GAP_MS);
+    assert_eq!(
+        times,
+        [
+            1_000,
+            1_050,
+            1_100,
+            1_150,
+            1_200,
+            1_250,
+            second,
+            second + 50,
+            second + 100,
+            second + 150,
+            second + 200,
+            second + 250
+        ]
+    );
+    let markers: Vec<bool> = sent.iter().map(|(_, p)| p.marker).collect();
+    assert_eq!(markers.iter().filter(|m| **m).count(), 2);
+    assert!(markers[0] && markers[6]);
+    assert_eq!(sent[0].1.event.event, 1);
+    assert_eq!(sent[6].1.event.event, 2);
+    assert!(sent[5].1.event.end);
+    assert_eq!(
+        u32::from(sent[5].1.event.duration),
+        SENT_DIGIT_MS * 8,
+        "the end carries the whole duration"
+    );
+    // A later push starts no earlier than now.
+    q.push("#", 10, 8000, 10_000).unwrap();
+    assert_eq!(q.poll_timeout(), Some(10_000));
+}

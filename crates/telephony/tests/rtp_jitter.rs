@@ -316,3 +316,27 @@ fn target_is_capped_at_max_delay() {
     assert_eq!(stats.target_delay_ms, 200);
     assert!(stats.current_delay_ms <= 200 + 20);
 }
+
+/// Packets of the stream without audio for the buffer (RFC 4733 events between audio
+/// packets) take sequence numbers: counted as received, not as lost; a real gap still is
+/// loss, and a repeated event packet is a duplicate.
+#[test]
+fn non_audio_packets_count_as_received_not_lost() {
+    let mut jb = JitterBuffer::new(JitterConfig::default());
+    // Audio 0..4, events 4..8 (one repeated), audio 8..10, 10 and 11 lost, audio 12..14.
+    for i in 0..4 {
+        jb.push(START_MS + 20 * i as u64, seq(i), ts(i), &pcm(i));
+    }
+    for i in 4..8 {
+        assert!(jb.count_non_audio(seq(i)), "event packet {i}");
+    }
+    assert!(!jb.count_non_audio(seq(7)), "a repeated event packet");
+    for i in (8..10).chain(12..14) {
+        jb.push(START_MS + 20 * i as u64, seq(i), ts(i - 4), &pcm(i));
+    }
+    let r = jb.reception();
+    assert_eq!((r.expected, r.received), (14, 12), "{r:?}");
+    assert_eq!(r.extended_highest_seq, 65_536 + u32::from(seq(13)));
+    let s = jb.stats();
+    assert_eq!((s.received, s.lost, s.duplicates), (12, 2, 1));
+}

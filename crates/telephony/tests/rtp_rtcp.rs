@@ -234,3 +234,119 @@ fn report_interval_rfc3550_6_3_1() {
     iv4.observe(244);
     assert!((iv4.avg_rtcp_size() - (100.0 + (272.0 - 100.0) / 16.0)).abs() < 1e-9);
 }
+
+/// 64-bit NTP time for a millisecond clock (both agents share one wall clock here).
+fn ntp(ms: u64) -> u64 {
+    (3_900_000_000u64 << 32) + (ms << 32) / 1000
+}
+
+#[test]
+fn agents_report_on_schedule_and_learn_loss_jitter_and_rtt() {
+    use tympan_telephony::rtp::quality::{RtcpAgent, SendStats};
+    let mut a = RtcpAgent::new(0xaaaa, "a@tympan", 8000, 1, 0);
+    let mut b = RtcpAgent::new(0xbbbb, "b@peer", 8000, 2, 0);
+    // The first report comes after half the 5 s minimum, randomised to [0.5, 1.5) / (e-3/2).
+    let first = a.poll_timeout().unwrap();
+    assert!((1026..=3080).contains(&first), "{first}");
+    let sent = SendStats {
+        packets: 100,
+        octets: 16_000,
+        rtp_timestamp: 16_000,
+    };
+    assert!(a
+        .poll_report(first - 1, ntp(first - 1), sent, None)
+        .is_none());
+    // A sent RTP and has heard nothing: an SR without blocks, and its CNAME.
+    let sr = a
+        .poll_report(first, ntp(first), sent, None)
+        .unwrap()
+        .unwrap();
+    let parsed = parse_compound(&sr).unwrap();
+    assert!(
+        matches!(&parsed[0], Report::Sender { ssrc: 0xaaaa, info, blocks }
+            if info.packet_count == 100 && info.octet_count == 16_000 && info.ntp_timestamp == ntp(first) && blocks.is_empty()),
+        "{parsed:?}"
+    );
+    assert_eq!(
+        parsed[1],
+        Report::Cname {
+            ssrc: 0xaaaa,
+            cname: "a@tympan".into()
+        }
+    );
+    // The next interval: 5 s randomised.
+    let second = a.poll_timeout().unwrap() - first;
+    assert!((2052..=6158).contains(&second), "{second}");
+
+    // B gets the SR 20 ms later and reports 500 ms after that: it sent nothing (an RR),
+    // lost 10 of A's first 100 packets and measured 80 units (10 ms) of jitter.
+    b.handle(&sr, first + 20, ntp(first + 20)).unwrap();
+    assert_eq!(b.quality().remote_ssrc, Some(0xaaaa));
+    assert_eq!(b.quality().remote_cname.as_deref(), Some("a@tympan"));
+    assert_eq!(b.quality().remote_packets_sent, Some(100));
+    let heard = ReceptionStats {
+        extended_highest_seq: 1099,
+        expected: 100,
+        received: 90,
+        jitter: 80,
+    };
+    let at = first + 520;
+    let nothing = SendStats {
+        packets: 0,
+        octets: 0,
+        rtp_timestamp: 0,
+    };
+    let rr = b
+        .bye(at, ntp(at), nothing, Some((0xaaaa, heard)), Some("hung up"))
+        .unwrap();
+    assert_eq!(b.poll_timeout(), None, "no report after the BYE");
+    let parsed = parse_compound(&rr).unwrap();
+    assert!(matches!(&parsed[0], Report::Receiver { ssrc: 0xbbbb, blocks } if blocks.len() == 1));
+    assert_eq!(
+        parsed[2],
+        Report::Bye {
+            ssrcs: vec![0xbbbb]
+        }
+    );
+    let local = b.quality().local.unwrap();
+    assert_eq!(local.fraction_lost, 25.0 / 256.0);
+    assert_eq!(local.cumulative_lost, 10);
+    assert_eq!(local.jitter_ms, 10.0);
+    assert_eq!(b.quality().packets_received, 90);
+
+    // A gets it 20 ms later: B's view of A's stream, and RTT = 540 − 500 (DLSR) = 40 ms.
+    a.handle(&rr, at + 20, ntp(at + 20)).unwrap();
+    let q = a.quality();
+    assert_eq!(q.reports_received, 1);
+    assert_eq!(q.reports_sent, 1);
+    let remote = q.remote.unwrap();
+    assert_eq!(remote.fraction_lost, 25.0 / 256.0);
+    assert_eq!(remote.cumulative_lost, 10);
+    assert_eq!(remote.jitter_ms, 10.0);
+    assert_eq!(remote.extended_highest_seq, 1099);
+    let rtt = q.rtt_ms.unwrap();
+    assert!((rtt - 40.0).abs() < 0.1, "{rtt}");
+    assert!(q.bye_received);
+    // Garbage on the RTCP port is counted, not fatal.
+    assert!(a.handle(&[0x81, 200, 0, 9], at + 30, ntp(at + 30)).is_err());
+    assert_eq!(a.quality().bad_packets, 1);
+    assert_eq!(a.quality().reports_received, 1);
+
+    // A with nothing sent since its SR sends an RR next (with a block about B now).
+    let due = a.poll_timeout().unwrap();
+    let b_stream = ReceptionStats {
+        extended_highest_seq: 10,
+        expected: 10,
+        received: 10,
+        jitter: 0,
+    };
+    let next = a
+        .poll_report(due, ntp(due), sent, Some((0xbbbb, b_stream)))
+        .unwrap()
+        .unwrap();
+    let parsed = parse_compound(&next).unwrap();
+    assert!(
+        matches!(&parsed[0], Report::Receiver { ssrc: 0xaaaa, blocks } if blocks[0].ssrc == 0xbbbb && blocks[0].fraction_lost == 0),
+        "{parsed:?}"
+    );
+}

@@ -143,3 +143,20 @@ fn our_offer_round_trips_through_an_answerer() {
     let hold = text(&offer(&l, Direction::SendOnly));
     assert!(hold.contains("a=sendonly"));
 }
+
+#[test]
+fn rtcp_goes_to_rtp_plus_one_unless_a_rtcp_says_otherwise() {
+    let (_, n) = answer(&sdp("m=audio 5004 RTP/AVP 0\r\n"), &local()).unwrap();
+    assert_eq!(n.remote_rtcp.to_string(), "198.51.100.1:5005");
+    // RFC 3605: a port alone, or a port and an address.
+    let (_, n) = answer(&sdp("m=audio 5004 RTP/AVP 0\r\na=rtcp:6001\r\n"), &local()).unwrap();
+    assert_eq!(n.remote_rtcp.to_string(), "198.51.100.1:6001");
+    let o = sdp("m=audio 5004 RTP/AVP 0\r\na=rtcp:53020 IN IP4 126.16.64.4\r\n");
+    let (_, n) = answer(&o, &local()).unwrap();
+    assert_eq!(n.remote_rtcp.to_string(), "126.16.64.4:53020");
+    let n = read_answer(&sdp("m=audio 7000 RTP/AVP 8\r\na=rtcp:7003\r\n")).unwrap();
+    assert_eq!(n.remote_rtcp.to_string(), "198.51.100.1:7003");
+    // A value that does not parse falls back to the default.
+    let n = read_answer(&sdp("m=audio 7000 RTP/AVP 8\r\na=rtcp:x\r\n")).unwrap();
+    assert_eq!(n.remote_rtcp.to_string(), "198.51.100.1:7001");
+}

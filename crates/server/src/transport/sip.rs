@@ -27,10 +27,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tympan_telephony::dialog::{CallId, DialogEvent, Random, UaConfig, UserAgent};
-use tympan_telephony::rtp::dtmf::{event_to_digit, DtmfReceiver, DtmfReport};
+use tympan_telephony::dialog::{
+    CallId, DialogEvent, Random, UaConfig, UserAgent, INFO_DTMF_DURATION_MS,
+};
+use tympan_telephony::rtp::dtmf::{
+    event_to_digit, DigitQueue, DtmfReceiver, DtmfReport, DEFAULT_VOLUME,
+};
 use tympan_telephony::rtp::jitter::{JitterBuffer, JitterConfig, PushOutcome};
+use tympan_telephony::rtp::quality::{RtcpAgent, SendStats};
+use tympan_telephony::rtp::rtcp::RtcpError;
 use tympan_telephony::rtp::{
     decode_payload, encode_payload, RtpPacket, RtpSender, SenderConfig, FRAME_SAMPLES,
 };
@@ -39,6 +46,9 @@ use tympan_telephony::sip::ParseError;
 use tympan_telephony::transaction::Transport;
 
 use super::sip_trace::{Direction, SipTracer};
+
+mod media_quality;
+use media_quality::{ntp_now, QualityReporter};
 
 /// Sample rate of G.711 calls.
 pub const RATE: u32 = 8000;
@@ -65,7 +75,7 @@ pub const SEND_QUEUE: usize = 16;
 pub struct SipConfig {
     /// UDP address for SIP (`127.0.0.1:5060`); unset = no SIP.
     pub listen: Option<String>,
-    /// First RTP port (one port per call, even ports only).
+    /// First RTP port (one even RTP port and the odd RTCP port above it per call).
     pub rtp_port_min: u16,
     /// Last RTP port.
     pub rtp_port_max: u16,
@@ -107,9 +117,11 @@ impl Default for SipConfig {
 impl SipConfig {
     /// Checks the port range; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.rtp_port_min == 0 || self.rtp_port_min > self.rtp_port_max {
+        let even_min = u32::from(self.rtp_port_min) + u32::from(self.rtp_port_min % 2);
+        if self.rtp_port_min == 0 || even_min + 1 > u32::from(self.rtp_port_max) {
             return Err(format!(
-                "sip.rtp_port_min ({}) must be between 1 and sip.rtp_port_max ({})",
+                "sip.rtp_port_min ({}) and sip.rtp_port_max ({}) must hold at least one even \
+                 RTP port and the RTCP port above it",
                 self.rtp_port_min, self.rtp_port_max
             ));
         }
@@ -147,15 +159,20 @@ impl Random for OsRandom {
 pub(crate) enum Command {
     /// Hang up (BYE, or nothing when the dialog already ended).
     Hangup(CallId),
+    /// Send DTMF digits by SIP INFO (the peer has no telephone-event).
+    SendDtmf(CallId, String),
 }
 
 /// What the signalling task tells a call.
 pub(crate) enum Control {
     RemoteHangup,
     Ended,
+    /// A digit received by SIP INFO.
+    Dtmf(char),
 }
 
-/// Hands out RTP ports from the configured range, round robin, even ports only.
+/// Hands out RTP/RTCP port pairs from the configured range, round robin: RTP on an even
+/// port, RTCP on the odd port above it (RFC 3550 §11).
 pub(crate) struct PortPool {
     min: u16,
     max: u16,
@@ -172,28 +189,81 @@ impl PortPool {
         }
     }
 
-    /// Binds the next free port of the range on `ip`.
-    pub(crate) async fn bind(&mut self, ip: IpAddr) -> std::io::Result<UdpSocket> {
-        let span = (u32::from(self.max.saturating_sub(self.min)) / 2 + 1) as usize;
+    /// Binds the next free pair of the range on `ip`: (RTP on an even port, RTCP on the
+    /// next one).
+    pub(crate) async fn bind(&mut self, ip: IpAddr) -> std::io::Result<MediaSockets> {
+        let pairs = u32::from(self.max.saturating_sub(self.min)).div_ceil(2);
         let mut last = None;
-        for _ in 0..span {
+        for _ in 0..pairs {
             let port = self.next;
-            self.next = if port >= self.max.saturating_sub(1) || port.checked_add(2).is_none() {
+            self.next = if port >= self.max.saturating_sub(2) || port.checked_add(2).is_none() {
                 self.min
             } else {
                 port + 2
             };
-            if port > self.max {
+            if port >= self.max {
                 continue;
             }
-            match UdpSocket::bind(SocketAddr::new(ip, port)).await {
-                Ok(s) => return Ok(s),
+            match bind_pair(ip, port).await {
+                Ok(pair) => return Ok(pair),
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| std::io::Error::other("empty RTP port range")))
+        Err(last.unwrap_or_else(|| std::io::Error::other("no RTP/RTCP port pair in the range")))
     }
 }
+
+async fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<MediaSockets> {
+    let rtp = UdpSocket::bind(SocketAddr::new(ip, port)).await?;
+    let rtcp = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await?;
+    Ok(MediaSockets {
+        rtp: Arc::new(rtp),
+        rtcp: Some(Arc::new(rtcp)),
+    })
+}
+
+/// The sockets of a call's media: RTP, and RTCP on the port above it.
+#[derive(Clone)]
+pub(crate) struct MediaSockets {
+    pub(crate) rtp: Arc<UdpSocket>,
+    /// `None` runs RTP without RTCP (the early media of an outbound call: its RTCP starts
+    /// with the answered call).
+    pub(crate) rtcp: Option<Arc<UdpSocket>>,
+}
+
+impl MediaSockets {
+    /// The same RTP socket without RTCP.
+    pub(crate) fn rtp_only(&self) -> MediaSockets {
+        MediaSockets {
+            rtp: self.rtp.clone(),
+            rtcp: None,
+        }
+    }
+
+    /// The local RTP port.
+    pub(crate) fn rtp_port(&self) -> std::io::Result<u16> {
+        Ok(self.rtp.local_addr()?.port())
+    }
+}
+
+/// Requests to a call's media task.
+pub(crate) enum ToMedia {
+    /// The call ends: send the RTCP BYE, leave the final figures in the record, then
+    /// answer. RTCP stops; the task itself runs on (its playback queue open, so the call
+    /// loop does not see the output as gone) until its owner aborts it
+    /// ([`stop_media`]).
+    Stop(tokio::sync::oneshot::Sender<()>),
+    /// Send these digits as RFC 4733 events (one after the other).
+    Dtmf(String),
+}
+
+/// How long the end of a call waits for its media task's BYE and final figures.
+pub const MEDIA_STOP_WAIT: Duration = Duration::from_secs(1);
+/// Requests queued to a media task.
+pub const TO_MEDIA_QUEUE: usize = 8;
+/// Signals (hang-ups, SIP INFO digits) queued to a call: room for a burst of INFO digits
+/// without crowding out the hang-up behind them.
+pub const CONTROL_QUEUE: usize = 64;
 
 /// The signalling socket of one SIP listening address and transport.
 pub enum Signalling {
@@ -355,7 +425,7 @@ struct Legs {
     map: HashMap<CallId, Leg>,
     /// Late-offer calls answered with our offer, waiting for the ACK's answer (counted in
     /// `total` too).
-    late: HashMap<CallId, UdpSocket>,
+    late: HashMap<CallId, MediaSockets>,
     total: Arc<AtomicUsize>,
 }
 
@@ -540,6 +610,7 @@ async fn serve_one(
                         }
                     }
                 }
+                Command::SendDtmf(call, digits) => send_info_dtmf(&mut ua, call, &digits, now_ms()),
             },
             _ = tokio::time::sleep_until(wake) => ua.handle_timeout(now_ms()),
         }
@@ -575,7 +646,7 @@ async fn on_event(
                 let _ = ua.reject(call, 503, now);
                 return;
             }
-            let rtp = match ports.bind(local.ip()).await {
+            let socks = match ports.bind(local.ip()).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "no RTP port free: 503");
@@ -583,8 +654,8 @@ async fn on_event(
                     return;
                 }
             };
-            let rtp_port = match rtp.local_addr() {
-                Ok(a) => a.port(),
+            let rtp_port = match socks.rtp_port() {
+                Ok(p) => p,
                 Err(_) => {
                     let _ = ua.reject(call, 503, now);
                     return;
@@ -602,7 +673,7 @@ async fn on_event(
                 Ok(None) => {
                     // Late offer: our 200 OK carried the offer; the ACK brings the answer
                     // (`Confirmed`), and the call starts then.
-                    legs.late.insert(call, rtp);
+                    legs.late.insert(call, socks);
                     legs.total.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
@@ -611,15 +682,15 @@ async fn on_event(
                     return;
                 }
             };
-            start_call(state, ua, legs, cmd_tx, tracer, call, rtp, negotiated);
+            start_call(state, ua, legs, cmd_tx, tracer, call, socks, negotiated);
         }
         DialogEvent::Confirmed => {
-            let Some(rtp) = legs.late.remove(&call) else {
+            let Some(socks) = legs.late.remove(&call) else {
                 return;
             };
             legs.total.fetch_sub(1, Ordering::Relaxed);
             match ua.dialog(call).and_then(|d| d.negotiated.clone()) {
-                Some(n) => start_call(state, ua, legs, cmd_tx, tracer, call, rtp, n),
+                Some(n) => start_call(state, ua, legs, cmd_tx, tracer, call, socks, n),
                 None => {
                     tracing::warn!("late offer: the ACK carried no usable SDP answer: BYE");
                     let _ = ua.hangup(call, now);
@@ -639,8 +710,34 @@ async fn on_event(
         DialogEvent::Cancelled => {
             legs.remove(&call);
         }
-        DialogEvent::Info { content_type, body } => {
-            tracing::debug!(?content_type, len = body.len(), "SIP INFO ignored");
+        DialogEvent::Dtmf { digit, .. } => {
+            if let Some(leg) = legs.map.get(&call) {
+                if leg.control.try_send(Control::Dtmf(digit)).is_err() {
+                    tracing::warn!(%digit, "call behind on its signals: INFO digit dropped");
+                }
+            }
+        }
+        other => log_other_event(other),
+    }
+}
+
+/// Our INFO DTMF for `call` (the call loop's `SendDtmf` when no telephone-event).
+pub(crate) fn send_info_dtmf(ua: &mut UserAgent, call: CallId, digits: &str, now_ms: u64) {
+    if let Err(e) = ua.send_info_dtmf(call, digits, INFO_DTMF_DURATION_MS, now_ms) {
+        tracing::warn!(error = %e, "DTMF by INFO not sent");
+    }
+}
+
+/// Dialog events the shells only log.
+pub(crate) fn log_other_event(ev: DialogEvent) {
+    match ev {
+        DialogEvent::InfoFailed {
+            digit,
+            code,
+            reason,
+        } => tracing::warn!(%digit, code, %reason, "DTMF INFO refused"),
+        DialogEvent::Info { content_type, .. } => {
+            tracing::debug!(?content_type, "SIP INFO without body")
         }
         other => tracing::debug!(event = ?other, "sip dialog event"),
     }
@@ -655,7 +752,7 @@ fn start_call(
     cmd_tx: &mpsc::Sender<Command>,
     tracer: &mut SipTracer,
     call: CallId,
-    rtp: UdpSocket,
+    socks: MediaSockets,
     negotiated: Negotiated,
 ) {
     let sip_call_id = ua
@@ -672,15 +769,15 @@ fn start_call(
         .unwrap_or_default();
     tracing::info!(%call_id, %from, codec = ?negotiated.codec,
                    remote = %SocketAddr::new(negotiated.remote_addr, negotiated.remote_port),
-                   rtp_port = rtp.local_addr().map(|a| a.port()).unwrap_or(0),
+                   rtp_port = socks.rtp_port().unwrap_or(0),
                    "SIP call answered");
-    let (ctl_tx, ctl_rx) = mpsc::channel(4);
+    let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_QUEUE);
     legs.insert(call, Leg { control: ctl_tx });
     spawn_call(
         state.clone(),
         call_id,
         call,
-        rtp,
+        socks,
         negotiated,
         ctl_rx,
         cmd_tx.clone(),
@@ -691,31 +788,33 @@ fn spawn_call(
     state: Arc<AppState>,
     call_id: String,
     call: CallId,
-    rtp: UdpSocket,
+    socks: MediaSockets,
     negotiated: Negotiated,
     control: mpsc::Receiver<Control>,
     cmd_tx: mpsc::Sender<Command>,
 ) {
-    let rtp = Arc::new(rtp);
     let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
     let (send_tx, send_rx) = mpsc::channel::<Vec<i16>>(SEND_QUEUE);
+    let (to_media, to_media_rx) = mpsc::channel(TO_MEDIA_QUEUE);
     let remote = SocketAddr::new(negotiated.remote_addr, negotiated.remote_port);
+    let telephone_event = negotiated.telephone_event.is_some();
     let media_task = tokio::spawn(rtp_task(
         state.clone(),
-        rtp,
+        socks,
+        Some(call_id.clone()),
         remote,
         negotiated,
         media_tx,
         send_rx,
+        to_media_rx,
     ));
-    let input = SipIn {
-        media: media_rx,
-        control,
-    };
+    let input = SipIn::new(media_rx, control, to_media.clone());
     let out = SipOut {
         call,
         frames: send_tx,
         cmd: cmd_tx.clone(),
+        telephone_event,
+        to_media: to_media.clone(),
     };
     tokio::spawn(async move {
         let start = CallStart {
@@ -727,21 +826,146 @@ fn spawn_call(
         run_call(state, start, input, out).await;
         // However the call ended, make sure the dialog does too.
         let _ = cmd_tx.send(Command::Hangup(call)).await;
-        media_task.abort();
+        stop_media(&to_media, media_task).await;
     });
 }
 
-/// Owns the RTP socket: receives (symmetric RTP: the latest source becomes the
+/// Ends a media task: RTCP BYE and final figures if it still runs, then gone.
+pub(crate) async fn stop_media(to_media: &mpsc::Sender<ToMedia>, task: JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if to_media.try_send(ToMedia::Stop(tx)).is_ok() {
+        let _ = tokio::time::timeout(MEDIA_STOP_WAIT, rx).await;
+    }
+    task.abort();
+}
+
+/// The RTCP half of a media task: the sans-I/O agent, where to send, and what the record
+/// and metrics have seen.
+struct Rtcp {
+    sock: Arc<UdpSocket>,
+    agent: RtcpAgent,
+    /// The peer's RTCP address: `a=rtcp:` or RTP port + 1, then where its RTCP comes from.
+    remote: SocketAddr,
+    reporter: QualityReporter,
+}
+
+impl Rtcp {
+    fn new(
+        state: &Arc<AppState>,
+        sock: Arc<UdpSocket>,
+        call_id: Option<String>,
+        ssrc: u32,
+        remote: SocketAddr,
+        now_ms: u64,
+    ) -> Rtcp {
+        let cname = format!("{:016x}@tympan", OsRandom.next_u64());
+        Rtcp {
+            sock,
+            agent: RtcpAgent::new(ssrc, &cname, RATE, OsRandom.next_u64(), now_ms),
+            remote,
+            reporter: QualityReporter::new(state.clone(), call_id),
+        }
+    }
+
+    async fn send(&mut self, bytes: Result<Vec<u8>, RtcpError>) {
+        match bytes {
+            Ok(b) => {
+                if let Err(e) = self.sock.send_to(&b, self.remote).await {
+                    tracing::debug!(error = %e, dest = %self.remote, "RTCP send failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "RTCP report not built"),
+        }
+        self.reporter.update(self.agent.quality(), false);
+    }
+
+    fn received(&mut self, data: &[u8], from: SocketAddr, now_ms: u64) {
+        match self.agent.handle(data, now_ms, ntp_now()) {
+            Ok(()) => {
+                // Symmetric RTCP: answer where the peer's reports come from.
+                self.remote = from;
+                self.reporter.update(self.agent.quality(), true);
+            }
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "bad RTCP packet");
+                self.reporter.update(self.agent.quality(), false);
+            }
+        }
+    }
+}
+
+/// `true` for an RTCP packet multiplexed on the RTP port (RFC 5761 §4: payload type byte
+/// 192-223).
+fn is_rtcp(datagram: &[u8]) -> bool {
+    datagram.len() >= 8 && (192..=223).contains(&datagram[1])
+}
+
+/// What we sent, for an SR: counts and the RTP timestamp of now (the last packet's,
+/// advanced by the time since at 8 kHz).
+fn send_stats(sender: &RtpSender, last_sent: Option<(Instant, u32)>) -> SendStats {
+    SendStats {
+        packets: sender.packets_sent(),
+        octets: sender.octets_sent(),
+        rtp_timestamp: media_timestamp(sender, last_sent),
+    }
+}
+
+/// The RTP timestamp of now: the last audio packet's, advanced at 8 kHz since it went.
+fn media_timestamp(sender: &RtpSender, last_sent: Option<(Instant, u32)>) -> u32 {
+    match last_sent {
+        Some((at, ts)) => ts.wrapping_add((at.elapsed().as_micros() as u64 * 8 / 1000) as u32),
+        None => sender.next_timestamp(),
+    }
+}
+
+/// RFC 4733 digits the media task sends: the queue and the timestamp of the current digit.
+struct DigitsOut {
+    queue: DigitQueue,
+    payload_type: Option<u8>,
+    digit_ts: u32,
+}
+
+impl DigitsOut {
+    /// Packets due at `now_ms`, ready to send.
+    fn due(
+        &mut self,
+        sender: &mut RtpSender,
+        last_sent: Option<(Instant, u32)>,
+        now_ms: u64,
+    ) -> Vec<Vec<u8>> {
+        let Some(pt) = self.payload_type else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        while let Some(p) = self.queue.poll(now_ms) {
+            if p.marker {
+                self.digit_ts = media_timestamp(sender, last_sent);
+            }
+            match sender.packet(pt, p.marker, self.digit_ts, p.event.to_bytes().to_vec()) {
+                Ok(b) => out.push(b),
+                Err(e) => tracing::warn!(error = %e, "telephone-event packet not built"),
+            }
+        }
+        out
+    }
+}
+
+/// Owns the RTP and RTCP sockets: receives (symmetric RTP: the latest source becomes the
 /// destination), decodes through the jitter buffer at a 20 ms cadence, reports RFC 4733
-/// digits, and sends playback frames.
+/// digits, sends playback frames, and runs RTCP (reports every ~5 s, the peer's reports
+/// into the record, BYE on [`ToMedia::Stop`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn rtp_task(
     state: Arc<AppState>,
-    sock: Arc<UdpSocket>,
+    socks: MediaSockets,
+    call_id: Option<String>,
     mut remote: SocketAddr,
     neg: Negotiated,
     media: mpsc::Sender<Inbound>,
     mut frames: mpsc::Receiver<Vec<i16>>,
+    mut to_media: mpsc::Receiver<ToMedia>,
 ) {
+    let sock = socks.rtp;
     let mut sender = RtpSender::new(SenderConfig {
         ssrc: OsRandom.next_u64() as u32,
         initial_sequence: OsRandom.next_u64() as u16,
@@ -758,15 +982,45 @@ pub(crate) async fn rtp_task(
     let mut dtmf = DtmfReceiver::new();
     let mut ssrc: Option<u32> = None;
     let started = Instant::now();
+    let clock = move || started.elapsed().as_millis() as u64;
+    let mut rtcp = socks
+        .rtcp
+        .map(|s| Rtcp::new(&state, s, call_id, sender.ssrc(), neg.remote_rtcp, clock()));
+    let mut last_sent: Option<(Instant, u32)> = None;
+    let mut digits = DigitsOut {
+        queue: DigitQueue::new(),
+        payload_type: neg.telephone_event,
+        digit_ts: 0,
+    };
     let mut last_packet: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 2048];
     let mut frames_open = true;
+    let mut ctl_open = true;
     loop {
+        if media.is_closed() {
+            // Nobody reads what we receive: the call (or its early media) is over.
+            return;
+        }
+        let report_at = rtcp
+            .as_ref()
+            .and_then(|r| r.agent.poll_timeout())
+            .map(|ms| started + Duration::from_millis(ms));
+        let digit_at = digits
+            .queue
+            .poll_timeout()
+            .map(|ms| started + Duration::from_millis(ms));
         tokio::select! {
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
+                if is_rtcp(&buf[..n]) {
+                    if let Some(r) = rtcp.as_mut() {
+                        r.received(&buf[..n], from, clock());
+                    }
+                    continue;
+                }
                 let Ok(p) = RtpPacket::parse(&buf[..n]) else {
                     tracing::debug!(%from, "not an RTP packet");
                     continue;
@@ -779,6 +1033,11 @@ pub(crate) async fn rtp_task(
                         jitter.reset_source();
                     }
                     ssrc = Some(p.ssrc);
+                }
+                if p.payload_type != neg.payload_type {
+                    // Events and other payloads use the stream's sequence numbers: received,
+                    // not lost, in our RTCP reports.
+                    jitter.jb.count_non_audio(p.sequence);
                 }
                 if Some(p.payload_type) == neg.telephone_event {
                     match dtmf.push(p.timestamp, &p.payload) {
@@ -795,8 +1054,7 @@ pub(crate) async fn rtp_task(
                     }
                 } else if p.payload_type == neg.payload_type {
                     let pcm = decode_payload(neg.codec, &p.payload);
-                    let now = started.elapsed().as_millis() as u64;
-                    match jitter.jb.push(now, p.sequence, p.timestamp, &pcm) {
+                    match jitter.jb.push(clock(), p.sequence, p.timestamp, &pcm) {
                         PushOutcome::Overflow => {
                             RtpMetrics::add(&rtp_m.overflow, 1);
                             tracing::debug!("jitter buffer overflow");
@@ -806,14 +1064,47 @@ pub(crate) async fn rtp_task(
                     }
                 }
             }
+            r = async {
+                match rtcp.as_ref() {
+                    Some(x) => x.sock.recv_from(&mut rtcp_buf).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let (Ok((n, from)), Some(x)) = (r, rtcp.as_mut()) {
+                    x.received(&rtcp_buf[..n], from, clock());
+                }
+            }
+            _ = async {
+                match report_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(x) = rtcp.as_mut() {
+                    let reception = ssrc.map(|s| (s, jitter.jb.reception()));
+                    let stats = send_stats(&sender, last_sent);
+                    if let Some(bytes) = x.agent.poll_report(clock(), ntp_now(), stats, reception) {
+                        x.send(bytes).await;
+                    }
+                }
+            }
+            _ = async {
+                match digit_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                for b in digits.due(&mut sender, last_sent, clock()) {
+                    let _ = sock.send_to(&b, remote).await;
+                }
+            }
             slot = tick.tick() => {
                 if slot.elapsed() > Duration::from_millis(RTP_TICK_LATE_MS) {
                     RtpMetrics::add(&rtp_m.ticks_late, 1);
                 }
                 let fresh = last_packet.is_some_and(|t| t.elapsed() < RTP_SILENCE_CUTOFF);
-                let now = started.elapsed().as_millis() as u64;
                 // One frame per tick: the jitter buffer plays out at the caller's cadence.
-                if let Some(f) = jitter.jb.pull(now) {
+                if let Some(f) = jitter.jb.pull(clock()) {
                     if fresh && media.try_send(Inbound::Audio(f.pcm)).is_err() {
                         RtpMetrics::add(&rtp_m.frames_dropped, 1);
                         tracing::debug!("call loop behind: frame dropped");
@@ -823,11 +1114,31 @@ pub(crate) async fn rtp_task(
             f = frames.recv(), if frames_open => match f {
                 Some(pcm) => {
                     let payload = encode_payload(neg.codec, &pcm);
+                    let ts = sender.next_timestamp();
                     if let Ok(bytes) = sender.audio(payload, pcm.len() as u32) {
                         let _ = sock.send_to(&bytes, remote).await;
+                        last_sent = Some((Instant::now(), ts));
                     }
                 }
                 None => frames_open = false,
+            },
+            c = to_media.recv(), if ctl_open => match c {
+                Some(ToMedia::Stop(done)) => {
+                    if let Some(mut x) = rtcp.take() {
+                        let reception = ssrc.map(|s| (s, jitter.jb.reception()));
+                        let stats = send_stats(&sender, last_sent);
+                        let bye = x.agent.bye(clock(), ntp_now(), stats, reception, Some("call ended"));
+                        x.send(bye).await;
+                        x.reporter.finish(x.agent.quality());
+                    }
+                    let _ = done.send(());
+                }
+                Some(ToMedia::Dtmf(d)) => {
+                    if let Err(e) = digits.queue.push(&d, DEFAULT_VOLUME, RATE, clock()) {
+                        tracing::warn!(error = %e, "RFC 4733 digits not sent");
+                    }
+                }
+                None => ctl_open = false,
             },
         }
     }
@@ -866,20 +1177,51 @@ impl Drop for CountedJitter {
 }
 
 pub(crate) struct SipIn {
-    pub(crate) media: mpsc::Receiver<Inbound>,
-    pub(crate) control: mpsc::Receiver<Control>,
+    media: mpsc::Receiver<Inbound>,
+    control: mpsc::Receiver<Control>,
+    to_media: Option<mpsc::Sender<ToMedia>>,
+    /// The end of the call, held until the media task has sent its BYE and left its
+    /// final figures in the record (kept here so that `next` stays cancel-safe).
+    ending: Option<(Inbound, tokio::sync::oneshot::Receiver<()>)>,
+}
+
+impl SipIn {
+    pub(crate) fn new(
+        media: mpsc::Receiver<Inbound>,
+        control: mpsc::Receiver<Control>,
+        to_media: mpsc::Sender<ToMedia>,
+    ) -> Self {
+        SipIn {
+            media,
+            control,
+            to_media: Some(to_media),
+            ending: None,
+        }
+    }
 }
 
 impl MediaIn for SipIn {
     async fn next(&mut self) -> Inbound {
-        tokio::select! {
-            biased;
-            c = self.control.recv() => match c {
-                Some(Control::RemoteHangup) => Inbound::RemoteHangup,
-                Some(Control::Ended) | None => Inbound::End,
-            },
-            m = self.media.recv() => m.unwrap_or(Inbound::End),
+        if self.ending.is_none() {
+            let end = tokio::select! {
+                biased;
+                c = self.control.recv() => match c {
+                    Some(Control::RemoteHangup) => Inbound::RemoteHangup,
+                    Some(Control::Dtmf(d)) => return Inbound::Dtmf(d),
+                    Some(Control::Ended) | None => Inbound::End,
+                },
+                m = self.media.recv() => return m.unwrap_or(Inbound::End),
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if let Some(m) = self.to_media.take() {
+                let _ = m.try_send(ToMedia::Stop(tx));
+            }
+            self.ending = Some((end, rx));
         }
+        if let Some((_, rx)) = self.ending.as_mut() {
+            let _ = tokio::time::timeout(MEDIA_STOP_WAIT, rx).await;
+        }
+        self.ending.take().map_or(Inbound::End, |(end, _)| end)
     }
 }
 
@@ -888,6 +1230,9 @@ pub(crate) struct SipOut {
     pub(crate) call: CallId,
     pub(crate) frames: mpsc::Sender<Vec<i16>>,
     pub(crate) cmd: mpsc::Sender<Command>,
+    /// telephone-event was negotiated: DTMF goes as RFC 4733 events, else by INFO.
+    pub(crate) telephone_event: bool,
+    pub(crate) to_media: mpsc::Sender<ToMedia>,
 }
 
 impl MediaOut for SipOut {
@@ -914,6 +1259,22 @@ impl MediaOut for SipOut {
 
     async fn gone(&self) {
         self.frames.closed().await
+    }
+
+    async fn send_dtmf(&self, digits: String) -> Result<&'static str, String> {
+        if self.telephone_event {
+            self.to_media
+                .send(ToMedia::Dtmf(digits))
+                .await
+                .map_err(|_| "the call's media ended".to_string())?;
+            Ok("rfc4733")
+        } else {
+            self.cmd
+                .send(Command::SendDtmf(self.call, digits))
+                .await
+                .map_err(|_| "SIP listener stopped".to_string())?;
+            Ok("info")
+        }
     }
 }
 

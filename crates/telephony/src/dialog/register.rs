@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use super::ua::{CallId, Purpose, UaError, UserAgent, TOKEN_HEX};
 use crate::digest::{authorize, select_challenge, Challenge, Credentials};
-use crate::sip::{Header, Message, Method, NameAddr, Uri};
+use crate::sip::{Header, Message, Method, NameAddr, Param, Uri};
 use crate::transaction::TxId;
 
 /// A refresh is sent this long before the binding expires (the time a non-INVITE
@@ -65,6 +65,12 @@ pub struct Registration {
     auth_retried: bool,
     unregistering: bool,
     min_expires_retried: bool,
+    /// The Contact of our binding (the last REGISTER's).
+    contact: Option<NameAddr>,
+    /// A REGISTER went again at once this refresh cycle because the registrar saw us at
+    /// another address than our Contact (RFC 3581); once per cycle, so a registrar whose
+    /// view keeps changing cannot make us loop.
+    rebound: bool,
 }
 
 impl Registration {
@@ -110,6 +116,8 @@ impl UserAgent {
                 auth_retried: false,
                 unregistering: false,
                 min_expires_retried: false,
+                contact: None,
+                rebound: false,
             },
         );
         self.send_register(id, now_ms)?;
@@ -141,9 +149,22 @@ impl UserAgent {
     }
 
     fn send_register(&mut self, id: RegId, now_ms: u64) -> Result<(), UaError> {
-        let contact = self.contact();
         let transport = self.cfg.transport;
         let mut r = self.regs.remove(&id).ok_or(UaError::NoCall(CallId(id.0)))?;
+        let contact = self.contact(r.req.dest);
+        let contacts = match r.contact.clone() {
+            // Unregistering removes the binding we made, whatever our address now.
+            Some(old) if r.unregistering => vec![old],
+            // Our address changed: bind the new one, remove the old one (expires=0).
+            Some(mut old) if old.uri != contact.uri => {
+                old.params
+                    .retain(|p| !p.name.eq_ignore_ascii_case("expires"));
+                old.params.push(Param::new("expires", "0"));
+                vec![contact, old]
+            }
+            _ => vec![contact],
+        };
+        r.contact = Some(contacts[0].clone());
         r.cseq += 1;
         let mut m = self.new_request(
             Method::Register,
@@ -153,7 +174,7 @@ impl UserAgent {
             &r.call_id,
             r.cseq,
         );
-        m.contact = vec![contact];
+        m.contact = contacts;
         let expires = if r.unregistering { 0 } else { r.req.expires_s };
         m.other.push(Header {
             name: "Expires".into(),
@@ -194,6 +215,9 @@ impl UserAgent {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
+            if let Some(r) = self.regs.get_mut(&id) {
+                r.rebound = false;
+            }
             let _ = self.send_register(id, now_ms);
         }
     }
@@ -224,8 +248,13 @@ impl UserAgent {
             return;
         }
         let Some(id) = self.reg_by_tx(tx) else { return };
-        let contact = self.contact().uri.to_string();
+        let now_contact = self.contact(self.regs[&id].req.dest);
         let r = self.regs.get_mut(&id).expect("found");
+        let contact = r
+            .contact
+            .as_ref()
+            .map(|c| c.uri.to_string())
+            .unwrap_or_default();
         r.tx = None;
         if (200..300).contains(&code) {
             r.auth_retried = false;
@@ -246,6 +275,12 @@ impl UserAgent {
             r.refresh_at = Some(now_ms + refresh_after_ms(granted));
             self.reg_events
                 .push_back((id, RegEvent::Registered { expires_s: granted }));
+            let moved = r.contact.as_ref().is_some_and(|c| c.uri != now_contact.uri);
+            if moved && !r.rebound {
+                // The registrar sees us elsewhere (NAT): bind the address it can reach.
+                r.rebound = true;
+                let _ = self.send_register(id, now_ms);
+            }
             return;
         }
         if code == 401 || code == 407 {

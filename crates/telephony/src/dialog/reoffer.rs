@@ -33,7 +33,7 @@ impl UserAgent {
         media.session_version += 1;
         let body = sdp::offer(media, direction);
         let (mut m, dest) = self.in_dialog_request(&mut d, Method::Invite);
-        m.contact = vec![self.contact()];
+        m.contact = vec![self.contact(d.peer)];
         m.content_type = Some("application/sdp".into());
         m.body = body;
         let transport = d.transport;

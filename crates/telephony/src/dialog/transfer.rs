@@ -18,7 +18,7 @@ impl UserAgent {
             return Err(UaError::BadState(call, "REFER needs a confirmed dialog"));
         }
         let (mut m, dest) = self.in_dialog_request(&mut d, Method::Refer);
-        m.contact = vec![self.contact()];
+        m.contact = vec![self.contact(d.peer)];
         m.other.push(Header {
             name: "Refer-To".into(),
             value: NameAddr::new(refer_to).to_string(),
@@ -46,7 +46,7 @@ impl UserAgent {
     ) -> Result<(), UaError> {
         let mut d = self.dialogs.remove(&call).ok_or(UaError::NoCall(call))?;
         let (mut m, dest) = self.in_dialog_request(&mut d, Method::Notify);
-        m.contact = vec![self.contact()];
+        m.contact = vec![self.contact(d.peer)];
         m.other.push(Header {
             name: "Event".into(),
             value: "refer".into(),

@@ -27,6 +27,9 @@ pub const SUPPORTED: &[&str] = &[];
 /// Reason of the [`DialogEvent::Failed`] (code 487) of an outbound call we hung up before
 /// its answer when no final response came within 64*T1 of our CANCEL (RFC 3261 §9.1).
 pub const GIVE_UP_REASON: &str = "Request Terminated (no final response 64*T1 after CANCEL)";
+/// Peers whose view of our address (RFC 3581 `received`/`rport`) is remembered; responses
+/// from further peers are not learnt from.
+pub const MAX_MAPPED_PEERS: usize = 256;
 /// Length of the tags, Call-ID and branch suffixes we generate (hex digits).
 pub const TOKEN_HEX: usize = 16;
 
@@ -133,7 +136,25 @@ pub enum DialogEvent {
         /// The subscription ended (final status).
         done: bool,
     },
-    /// An in-dialog INFO (answered 200): DTMF fall-back `application/dtmf-relay` etc.
+    /// An in-dialog INFO with a DTMF body (`application/dtmf-relay` or
+    /// `application/dtmf`), answered 200 (see [`super::info`]).
+    Dtmf {
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
+        /// The body's `Duration`, ms.
+        duration_ms: Option<u32>,
+    },
+    /// An INFO we sent for a digit ([`UserAgent::send_info_dtmf`]) was refused or timed
+    /// out (408).
+    InfoFailed {
+        /// The digit.
+        digit: char,
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// An in-dialog INFO without a body (answered 200; other bodies are DTMF or get 415).
     Info {
         /// Its Content-Type.
         content_type: Option<String>,
@@ -250,6 +271,10 @@ pub struct Dialog {
     /// UAC: when our CANCEL went out + 64*T1, the INVITE is given up if no final response
     /// came by then (RFC 3261 §9.1).
     cancel_give_up_at: Option<u64>,
+    /// Digits waiting to go by INFO, with their duration in ms.
+    pub(super) info_queue: VecDeque<(char, u32)>,
+    /// Our pending INFO and its digit.
+    pub(super) info_tx: Option<(TxId, char)>,
     pub(super) ack: Option<(Message, SocketAddr)>,
     early_sdp: Option<Vec<u8>>,
 }
@@ -263,6 +288,7 @@ pub(super) enum Purpose {
     Reoffer,
     Notify,
     Register,
+    Info,
 }
 
 /// A SIP user agent: transactions and dialogs, sans I/O. Feed datagrams with
@@ -283,6 +309,8 @@ pub struct UserAgent {
     pub(super) reg_events: VecDeque<(RegId, RegEvent)>,
     pub(super) registrar: Option<Registrar>,
     pub(super) invite_auth: Option<DigestServer>,
+    /// Per peer, the address it sees us at (RFC 3581 `received`/`rport` of its responses).
+    mapped: HashMap<SocketAddr, SocketAddr>,
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -328,6 +356,8 @@ fn reason_for(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        415 => "Unsupported Media Type",
+        469 => "Bad Info Package",
         408 => "Request Timeout",
         420 => "Bad Extension",
         480 => "Temporarily Unavailable",
@@ -361,6 +391,7 @@ impl UserAgent {
             reg_events: VecDeque::new(),
             registrar: None,
             invite_auth: None,
+            mapped: HashMap::new(),
         }
     }
 
@@ -387,6 +418,34 @@ impl UserAgent {
         self.tl.len()
     }
 
+    /// The address `peer` sees us at: the `received`/`rport` of its last response to one
+    /// of our requests (RFC 3581 §9), else our local address. Our Contact towards `peer`
+    /// (INVITE, REGISTER, in-dialog requests and our responses) uses it.
+    pub fn public_addr(&self, peer: SocketAddr) -> SocketAddr {
+        self.mapped
+            .get(&peer)
+            .copied()
+            .unwrap_or(self.cfg.local_addr)
+    }
+
+    /// Remembers the address stamped in the top Via of a response from `from`, when that
+    /// Via is ours (our sent-by) — at most [`MAX_MAPPED_PEERS`] peers.
+    fn learn_public_addr(&mut self, m: &Message, from: SocketAddr) {
+        let Some(via) = m.top_via() else { return };
+        let ours = via.port == Some(self.cfg.local_addr.port())
+            && via.host == host_of(self.cfg.local_addr.ip());
+        let Some(seen) = via.received_from().filter(|_| ours) else {
+            return;
+        };
+        if self.mapped.len() < MAX_MAPPED_PEERS || self.mapped.contains_key(&from) {
+            if seen == self.cfg.local_addr {
+                self.mapped.remove(&from);
+            } else {
+                self.mapped.insert(from, seen);
+            }
+        }
+    }
+
     /// Feeds one datagram (or one framed stream message) received from `from`. A message
     /// that does not parse is returned as the error (answering it is the shell's choice:
     /// RFC 3261 §18.3 lets a UDP element drop it).
@@ -410,6 +469,9 @@ impl UserAgent {
         transport: Transport,
         now_ms: u64,
     ) {
+        if m.response().is_some() {
+            self.learn_public_addr(&m, from);
+        }
         self.source = Some(from);
         self.tl.handle_incoming(m, from, transport, now_ms);
         self.process(now_ms);
@@ -641,7 +703,7 @@ impl UserAgent {
             r.to.set_tag(tag);
         }
         if req.cseq.method == Method::Invite && code < 300 && code > 100 {
-            r.contact = vec![self.contact()];
+            r.contact = vec![self.contact(d.peer)];
             r.record_route = req.record_route.clone();
             r.other.push(Header {
                 name: "Allow".into(),
@@ -668,7 +730,7 @@ impl UserAgent {
             &call_id,
             1,
         );
-        m.contact = vec![self.contact()];
+        m.contact = vec![self.contact(call.dest)];
         m.content_type = Some("application/sdp".into());
         m.body = offer;
         m.other.push(Header {
@@ -712,6 +774,8 @@ impl UserAgent {
                 cancel_pending: false,
                 cancelled: false,
                 cancel_give_up_at: None,
+                info_queue: VecDeque::new(),
+                info_tx: None,
                 ack: None,
                 early_sdp: None,
             },
@@ -808,11 +872,12 @@ impl UserAgent {
 
     // ----- message building -----
 
-    pub(super) fn contact(&self) -> NameAddr {
-        let mut u = SipUri::new(
-            host_of(self.cfg.local_addr.ip()),
-            Some(self.cfg.local_addr.port()),
-        );
+    /// Our Contact for requests and responses exchanged with `peer`: at the address `peer`
+    /// sees us at when a response from it said so (`received`/`rport`, RFC 3581), else at
+    /// our local address.
+    pub(super) fn contact(&self, peer: SocketAddr) -> NameAddr {
+        let at = self.public_addr(peer);
+        let mut u = SipUri::new(host_of(at.ip()), Some(at.port()));
         u.user = Some(self.cfg.contact_user.clone());
         if self.cfg.transport != Transport::Udp {
             u.params.push(Param::new(
@@ -1046,6 +1111,8 @@ impl UserAgent {
                 cancel_pending: false,
                 cancelled: false,
                 cancel_give_up_at: None,
+                info_queue: VecDeque::new(),
+                info_tx: None,
                 ack: None,
                 early_sdp: None,
             },
@@ -1107,16 +1174,7 @@ impl UserAgent {
             Method::Options => self.reply(tx, &m, 200, now_ms),
             Method::Refer => self.incoming_refer(call, tx, &m, now_ms),
             Method::Notify => self.incoming_notify(call, tx, &m, now_ms),
-            Method::Info => {
-                self.reply(tx, &m, 200, now_ms);
-                self.emit(
-                    call,
-                    DialogEvent::Info {
-                        content_type: m.content_type.clone(),
-                        body: m.body.clone(),
-                    },
-                );
-            }
+            Method::Info => self.incoming_info(call, tx, &m, now_ms),
             Method::Other(_) => self.reply(tx, &m, 501, now_ms),
             _ => self.reply(tx, &m, 405, now_ms),
         }
@@ -1270,6 +1328,7 @@ impl UserAgent {
                 },
             ),
             Purpose::Register => self.register_timeout(tx, now_ms),
+            Purpose::Info => self.info_done(call, tx, None, 408, now_ms),
         }
     }
 
@@ -1283,6 +1342,7 @@ impl UserAgent {
             Purpose::Refer => self.refer_response(call, &m, code),
             Purpose::Reoffer => self.reoffer_response(call, tx, &m, code, now_ms),
             Purpose::Register => self.register_response(tx, &m, code, now_ms),
+            Purpose::Info => self.info_done(call, tx, Some(&m), code, now_ms),
             Purpose::Bye => {
                 if code >= 200 {
                     self.end(call);

@@ -36,6 +36,9 @@ pub enum DtmfError {
     /// Volume above [`MAX_VOLUME`].
     #[error("volume {0} exceeds {MAX_VOLUME}")]
     Volume(u8),
+    /// A [`DigitQueue`] would hold more than [`MAX_QUEUED_PACKETS`] packets.
+    #[error("more than {MAX_QUEUED_PACKETS} telephone-event packets queued")]
+    QueueFull,
 }
 
 /// One telephone-event payload (RFC 4733 §2.3).
@@ -254,5 +257,69 @@ pub fn encode_digit(
             return Ok(out);
         }
         k += 1;
+    }
+}
+
+/// Duration of a digit we send as RFC 4733 events, ms.
+pub const SENT_DIGIT_MS: u32 = 160;
+/// Silence between two digits we send, ms (after the last end packet of the first).
+pub const DIGIT_GAP_MS: u32 = 100;
+/// Packets queued at most in a [`DigitQueue`] (about 100 digits).
+pub const MAX_QUEUED_PACKETS: usize = 1024;
+
+/// Digits to send as RFC 4733 events, each digit's packets at their times and the next digit
+/// after [`DIGIT_GAP_MS`]: push digits, then send each packet [`DigitQueue::poll`] returns at
+/// [`DigitQueue::poll_timeout`]. A packet with `marker` starts a digit: it and the later ones
+/// of that digit carry the RTP timestamp of the moment it goes.
+#[derive(Debug, Clone, Default)]
+pub struct DigitQueue {
+    pending: std::collections::VecDeque<(u64, EventPacket)>,
+    /// When the last queued digit (and its gap) is over.
+    free_at: u64,
+}
+
+impl DigitQueue {
+    /// An empty queue.
+    pub fn new() -> DigitQueue {
+        DigitQueue::default()
+    }
+
+    /// Queues `digits` (each [`SENT_DIGIT_MS`] long at `volume`, RTP at `clock_rate`) after
+    /// what is queued, starting no earlier than `now_ms`. Nothing is queued when a character
+    /// is not a digit or the queue would exceed [`MAX_QUEUED_PACKETS`].
+    pub fn push(
+        &mut self,
+        digits: &str,
+        volume: u8,
+        clock_rate: u32,
+        now_ms: u64,
+    ) -> Result<(), DtmfError> {
+        let mut packets = Vec::new();
+        let mut at = self.free_at.max(now_ms);
+        for d in digits.chars() {
+            let seq = encode_digit(d.to_ascii_uppercase(), SENT_DIGIT_MS, volume, clock_rate)?;
+            let last = seq.last().map_or(0, |p| p.offset_ms);
+            packets.extend(seq.into_iter().map(|p| (at + u64::from(p.offset_ms), p)));
+            at += u64::from(last + UPDATE_INTERVAL_MS + DIGIT_GAP_MS);
+        }
+        if self.pending.len() + packets.len() > MAX_QUEUED_PACKETS {
+            return Err(DtmfError::QueueFull);
+        }
+        self.pending.extend(packets);
+        self.free_at = at;
+        Ok(())
+    }
+
+    /// When the next packet is due.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.pending.front().map(|(at, _)| *at)
+    }
+
+    /// The next packet due at `now_ms`, if any.
+    pub fn poll(&mut self, now_ms: u64) -> Option<EventPacket> {
+        match self.pending.front() {
+            Some((at, _)) if *at <= now_ms => self.pending.pop_front().map(|(_, p)| p),
+            _ => None,
+        }
     }
 }

@@ -225,15 +225,51 @@ impl JitterBuffer {
         self.cfg.frame_samples as i64 * 1000 / self.cfg.clock_rate as i64
     }
 
-    /// Pushes one packet's decoded audio, arrived at `now_ms`.
-    pub fn push(&mut self, now_ms: u64, sequence: u16, timestamp: u32, pcm: &[i16]) -> PushOutcome {
-        let ext_seq = match self.seq {
+    /// Counts a packet of this RTP source that carries no audio for the buffer (an RFC 4733
+    /// event, comfort noise, a payload type we do not play): it has a sequence number, so
+    /// the reception figures ([`Self::reception`], RTCP report blocks, RFC 3550 §6.4.1)
+    /// count it as received rather than lost. Returns `false` for a duplicate.
+    pub fn count_non_audio(&mut self, sequence: u16) -> bool {
+        let ext_seq = self.extend_sequence(sequence);
+        if self.is_duplicate(ext_seq) {
+            return false;
+        }
+        self.mark_received(ext_seq);
+        true
+    }
+
+    /// `sequence` extended with the cycle count nearest the highest one seen.
+    fn extend_sequence(&self, sequence: u16) -> i64 {
+        match self.seq {
             None => 65_536 + sequence as i64,
             Some((hi, _)) => hi + sequence.wrapping_sub(hi as u16) as i16 as i64,
-        };
+        }
+    }
+
+    /// Whether `ext_seq` was received already (counted in `duplicates` when so).
+    fn is_duplicate(&mut self, ext_seq: i64) -> bool {
         let slot = ext_seq.rem_euclid(DUPLICATE_HISTORY as i64) as usize;
-        if self.seen[slot] == ext_seq {
+        let dup = self.seen[slot] == ext_seq;
+        if dup {
             self.stats.duplicates += 1;
+        }
+        dup
+    }
+
+    fn mark_received(&mut self, ext_seq: i64) {
+        let slot = ext_seq.rem_euclid(DUPLICATE_HISTORY as i64) as usize;
+        self.seen[slot] = ext_seq;
+        self.stats.received += 1;
+        self.seq = Some(match self.seq {
+            None => (ext_seq, ext_seq),
+            Some((hi, lo)) => (hi.max(ext_seq), lo.min(ext_seq)),
+        });
+    }
+
+    /// Pushes one packet's decoded audio, arrived at `now_ms`.
+    pub fn push(&mut self, now_ms: u64, sequence: u16, timestamp: u32, pcm: &[i16]) -> PushOutcome {
+        let ext_seq = self.extend_sequence(sequence);
+        if self.is_duplicate(ext_seq) {
             return PushOutcome::Duplicate;
         }
         let ext_ts = match self.ts_max {
@@ -244,12 +280,7 @@ impl JitterBuffer {
             self.stats.duplicates += 1;
             return PushOutcome::Duplicate;
         }
-        self.seen[slot] = ext_seq;
-        self.stats.received += 1;
-        self.seq = Some(match self.seq {
-            None => (ext_seq, ext_seq),
-            Some((hi, lo)) => (hi.max(ext_seq), lo.min(ext_seq)),
-        });
+        self.mark_received(ext_seq);
         if self.ts_max.is_none_or(|(hi, _)| ext_ts > hi) {
             self.ts_max = Some((ext_ts, timestamp));
         }

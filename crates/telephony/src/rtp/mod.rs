@@ -10,6 +10,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod packet;
+pub mod quality;
 pub mod rtcp;
 pub mod sender;
 

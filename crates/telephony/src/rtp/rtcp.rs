@@ -6,7 +6,7 @@
 
 use rtcp_types::RtcpPacketWriter;
 use rtcp_types::{
-    Compound, Packet, ReceiverReport, ReportBlock, RtcpPacketParser, RtcpPacketWriterExt,
+    Bye, Compound, Packet, ReceiverReport, ReportBlock, RtcpPacketParser, RtcpPacketWriterExt,
     RtcpParseError, Sdes, SdesChunk, SdesItem, SenderReport,
 };
 use thiserror::Error;
@@ -187,12 +187,37 @@ impl RtcpSession {
         }
     }
 
+    /// Our SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// Builds a compound report: an SR when `sender` is given (we sent RTP since the last
     /// report), else an RR, with `blocks`, followed by SDES CNAME (RFC 3550 §6.1).
     pub fn build(
         &self,
         sender: Option<SenderInfo>,
         blocks: &[Block],
+    ) -> Result<Vec<u8>, RtcpError> {
+        self.build_compound(sender, blocks, None)
+    }
+
+    /// The last compound of a session (RFC 3550 §6.6): the report, SDES CNAME and a BYE
+    /// for our SSRC with `reason` (at most 255 bytes) when given.
+    pub fn build_bye(
+        &self,
+        sender: Option<SenderInfo>,
+        blocks: &[Block],
+        reason: Option<&str>,
+    ) -> Result<Vec<u8>, RtcpError> {
+        self.build_compound(sender, blocks, Some(reason.unwrap_or("")))
+    }
+
+    fn build_compound(
+        &self,
+        sender: Option<SenderInfo>,
+        blocks: &[Block],
+        bye: Option<&str>,
     ) -> Result<Vec<u8>, RtcpError> {
         let rbs = blocks.iter().map(|b| {
             ReportBlock::builder(b.ssrc)
@@ -206,7 +231,7 @@ impl RtcpSession {
         let sdes = Sdes::builder().add_chunk(
             SdesChunk::builder(self.ssrc).add_item(SdesItem::builder(SdesItem::CNAME, &self.cname)),
         );
-        let compound = match sender {
+        let mut compound = match sender {
             Some(info) => {
                 let mut sr = SenderReport::builder(self.ssrc)
                     .ntp_timestamp(info.ntp_timestamp)
@@ -226,6 +251,13 @@ impl RtcpSession {
                 Compound::builder().add_packet(rr).add_packet(sdes)
             }
         };
+        if let Some(reason) = bye {
+            let mut packet = Bye::builder().add_source(self.ssrc);
+            if !reason.is_empty() {
+                packet = packet.reason(reason.to_owned());
+            }
+            compound = compound.add_packet(packet);
+        }
         let size = compound
             .calculate_size()
             .map_err(|e| RtcpError::Build(e.to_string()))?;

@@ -1,6 +1,7 @@
 //! Tympan's SIP message types and their serialisation.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 use super::uri::{Host, Uri};
 
@@ -192,6 +193,49 @@ impl Via {
     /// `true` when the branch carries RFC 3261's magic cookie `z9hG4bK`.
     pub fn is_rfc3261_branch(&self) -> bool {
         self.branch().is_some_and(|b| b.starts_with("z9hG4bK"))
+    }
+
+    /// What a server does to the top Via of a request received from `source` (RFC 3261
+    /// §18.2.1, RFC 3581 §4): `received=<source IP>` when the sent-by host is not that IP
+    /// or the client asked for `rport`; a valueless `rport` gets the source port. Earlier
+    /// `received`/`rport` values (a forged or stale one) are replaced.
+    pub fn stamp_received(&mut self, source: SocketAddr) {
+        let wants_rport = self.param("rport").is_some_and(str::is_empty);
+        let sent_by_is_source = match (&self.host, source.ip()) {
+            (Host::V4(a), IpAddr::V4(b)) => *a == b,
+            (Host::V6(a), IpAddr::V6(b)) => *a == b,
+            _ => false,
+        };
+        if sent_by_is_source && !wants_rport {
+            return;
+        }
+        self.params
+            .retain(|p| !p.name.eq_ignore_ascii_case("received"));
+        let received = Param::new("received", source.ip().to_string());
+        match self
+            .params
+            .iter()
+            .position(|p| p.name.eq_ignore_ascii_case("rport"))
+        {
+            Some(i) if wants_rport => {
+                self.params[i] = Param::new("rport", source.port().to_string());
+                self.params.insert(i, received);
+            }
+            _ => self.params.push(received),
+        }
+    }
+
+    /// The address a server saw this Via's request come from, from the `received` and
+    /// `rport` values it stamped in a response (RFC 3581 §9): `None` unless both are there
+    /// and well formed.
+    pub fn received_from(&self) -> Option<SocketAddr> {
+        let ip: IpAddr = self
+            .param("received")?
+            .trim_matches(['[', ']'])
+            .parse()
+            .ok()?;
+        let port: u16 = self.param("rport")?.parse().ok()?;
+        (port != 0).then(|| SocketAddr::new(ip, port))
     }
 }
 

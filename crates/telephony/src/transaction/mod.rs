@@ -398,11 +398,15 @@ impl TransactionLayer {
 
     fn incoming_request(
         &mut self,
-        m: Message,
+        mut m: Message,
         source: SocketAddr,
         transport: Transport,
         now_ms: u64,
     ) {
+        // §18.2.1 / RFC 3581: the responses (copies of this Via) say where it came from.
+        if let Some(v) = m.via.first_mut() {
+            v.stamp_received(source);
+        }
         let Some(key) = server_key(&m) else { return };
         let is_ack = *m.method() == Method::Ack;
         if let Some(&id) = self.index.get(&key) {
