@@ -2,7 +2,9 @@
 //! and an Asterisk AudioSocket caller that listens to the prompts the server plays (espeak-ng,
 //! 20 ms frames in real time) and answers with espeak-ng speech through µ-law. The server
 //! recognises the answer (PocketSphinx), records a message into the object store, plays the
-//! goodbye and hangs up; the call's record holds the flow's trace and final attributes.
+//! goodbye and hangs up; the call's record holds the flow's trace and final attributes. The
+//! shipped `flows/voicemail-drop.json` waits for AMD and the beep of a voicemail (a spoken
+//! greeting, then a 1 kHz tone) and starts its message only after the beep has ended.
 
 mod common;
 
@@ -47,11 +49,27 @@ fn speech(text: &str) -> Vec<i16> {
     telephone(&p.samples, 16000).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flow_asks_recognises_records_and_hangs_up() {
-    let dir = temp_dir("flow-calls");
-    let flow_path = dir.join("callback.json");
-    std::fs::write(&flow_path, FLOW).unwrap();
+struct Running {
+    state: Arc<AppState>,
+    dir: std::path::PathBuf,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A server running `flow` on every call, and an AudioSocket caller connected to it: what the
+/// server plays is collected in the returned list; the task ends true on the hang-up frame.
+async fn start(
+    tag: &str,
+    flow: &str,
+    call_uuid: &str,
+) -> (
+    Running,
+    tokio::net::tcp::OwnedWriteHalf,
+    Arc<Mutex<Heard>>,
+    tokio::task::JoinHandle<bool>,
+) {
+    let dir = temp_dir(tag);
+    let flow_path = dir.join("flow.json");
+    std::fs::write(&flow_path, flow).unwrap();
     let cfg = ServerConfig {
         api_tokens: vec![TEST_TOKEN.into()],
         data_dir: dir.join("data"),
@@ -66,7 +84,7 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
     state.set_flow(Arc::new(
         FlowSetup::load(&flow_path).expect("the flow loads"),
     ));
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let listeners = Listeners {
         main,
         control: None,
@@ -80,12 +98,10 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
     let (mut r, mut w) = a.into_split();
     w.write_all(&encode(
         KIND_UUID,
-        uuid::Uuid::parse_str(UUID).unwrap().as_bytes(),
+        uuid::Uuid::parse_str(call_uuid).unwrap().as_bytes(),
     ))
     .await
     .unwrap();
-
-    // What the server plays: (arrival, samples) per frame.
     let heard: Arc<Mutex<Heard>> = Arc::default();
     let h = heard.clone();
     let reader = tokio::spawn(async move {
@@ -115,6 +131,51 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
             }
         }
     });
+    let running = Running {
+        state,
+        dir,
+        _stop: stop,
+    };
+    (running, w, heard, reader)
+}
+
+/// The ended call's record, once it has ended.
+async fn ended_call(state: &AppState, call_uuid: &str) -> Value {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(tympan_server::registry::Found::Ended(j)) = state.calls.get(call_uuid) {
+                return serde_json::from_str::<Value>(&j).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// The `flow` action of a call's record.
+fn flow_report(call: &Value) -> Value {
+    let actions = call["actions"].as_array().unwrap();
+    actions
+        .iter()
+        .find(|a| a["action"] == "flow")
+        .unwrap_or_else(|| panic!("a flow action in {actions:#?}"))
+        .clone()
+}
+
+fn blocks(flow: &Value) -> Vec<String> {
+    flow["trace"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["block"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_asks_recognises_records_and_hangs_up() {
+    let (server, mut w, heard, reader) = start("flow-calls", FLOW, UUID).await;
+    let (state, dir) = (server.state.clone(), server.dir.clone());
 
     // The caller: 20 ms frames in real time; after each prompt ends, the next answer.
     let answers = [speech("yes"), speech("please call me tomorrow morning")];
@@ -164,32 +225,14 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
     );
     writer.abort();
 
-    let call = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(tympan_server::registry::Found::Ended(j)) = state.calls.get(UUID) {
-                return serde_json::from_str::<Value>(&j).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap();
+    let call = ended_call(&state, UUID).await;
     let actions = call["actions"].as_array().unwrap();
-    let flow = actions
-        .iter()
-        .find(|a| a["action"] == "flow")
-        .unwrap_or_else(|| panic!("a flow action in {actions:#?}"));
+    let flow = flow_report(&call);
     assert_eq!(flow["flow"], "callback");
     assert_eq!(flow["attributes"]["callback"], "yes", "{flow:#}");
     let key = format!("recordings/{UUID}/rec-1.wav");
     assert_eq!(flow["attributes"]["message"], key.as_str());
-    let blocks: Vec<&str> = flow["trace"]["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["block"].as_str().unwrap())
-        .collect();
-    assert_eq!(blocks, ["ask", "leave", "rec", "bye", "end"]);
+    assert_eq!(blocks(&flow), ["ask", "leave", "rec", "bye", "end"]);
     // Three prompts were played and logged with their flow ids.
     let plays = actions.iter().filter(|a| a["flow_prompt"].is_u64()).count();
     assert_eq!(plays, 3, "{actions:#?}");
@@ -211,4 +254,106 @@ async fn a_flow_asks_recognises_records_and_hangs_up() {
 
 fn answers_ms(text: &str) -> u64 {
     speech(text).len() as u64 / 8
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voicemail_drop_flow_leaves_its_message_after_the_beep() {
+    const VM_UUID: &str = "5b7c3d2e-1f0a-4b9c-9d8e-7f6a5b4c3d2e";
+    let flow = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../flows/voicemail-drop.json"
+    ))
+    .unwrap();
+    let (server, mut w, heard, reader) = start("flow-voicemail", &flow, VM_UUID).await;
+    // The callee is a voicemail: a spoken greeting (espeak-ng through µ-law), 400 ms of
+    // silence, a 500 ms 1 kHz beep, then silence until the call ends.
+    let mut callee = vec![0i16; 2400];
+    callee.extend(speech(
+        "Hi, you have reached Sam. I cannot take your call right now. \
+         Please leave a message after the tone.",
+    ));
+    callee.extend(vec![0i16; 3200]);
+    let beep_start = callee.len();
+    callee.extend(
+        tympan_audio::synth::sine(8000, 1000.0, 500.0, -6.0)
+            .iter()
+            .map(|&v| tympan_audio::pcm::f32_to_i16(v)),
+    );
+    let beep_end_frame = callee.len().div_ceil(160);
+    let beep_sent: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let sent = beep_sent.clone();
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for i in 0..3000 {
+            tick.tick().await;
+            let mut frame: Vec<i16> = callee
+                .get(i * 160..)
+                .unwrap_or(&[])
+                .iter()
+                .take(160)
+                .copied()
+                .collect();
+            frame.resize(160, 0);
+            if w.write_all(&encode(KIND_AUDIO, &le_bytes(&frame)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            if i + 1 == beep_end_frame {
+                *sent.lock().unwrap() = Some(Instant::now());
+            }
+        }
+    });
+    let hung_up = tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the flow ends within a minute")
+        .unwrap();
+    assert!(hung_up, "the flow hangs up after its message");
+    writer.abort();
+    let call = ended_call(&server.state, VM_UUID).await;
+    let flow = flow_report(&call);
+    assert_eq!(
+        blocks(&flow),
+        ["detect", "leave_message", "bye"],
+        "{flow:#}"
+    );
+    assert!(
+        call["answered_by"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("machine"),
+        "{call:#}"
+    );
+    // The message starts after the beep ended (the beep's end is when its last frame left).
+    let heard = heard.lock().unwrap();
+    let first = heard.first().expect("the message was played").0;
+    let last = heard.last().unwrap().0;
+    let beep = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "beep")
+        .expect("a beep event");
+    let at = beep["beep"]["start_ms"].as_u64().expect("the beep's start");
+    assert!(
+        (beep_start as u64 / 8).abs_diff(at) <= 40,
+        "beep found at {at} ms, sent at {} ms: {beep}",
+        beep_start / 8
+    );
+    let beep_sent = beep_sent.lock().unwrap().expect("the beep was sent");
+    assert!(
+        first > beep_sent,
+        "the message started before the beep had ended"
+    );
+    let message_ms = (last - first).as_millis() as u64;
+    let words = speech(
+        "Hello, this is a message from your clinic. Please call us back at your convenience. Goodbye.",
+    )
+    .len() as u64
+        / 8;
+    assert!(
+        message_ms + 500 >= words,
+        "{message_ms} ms of message for {words} ms of words"
+    );
 }
