@@ -11,6 +11,7 @@ pub mod embedder;
 pub mod error;
 pub mod eval;
 pub mod ge2e;
+pub mod job;
 pub mod manifest;
 pub mod metrics;
 pub mod score;

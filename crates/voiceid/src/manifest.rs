@@ -145,6 +145,26 @@ impl AudioUri {
         Ok(AudioUri::Path(s.to_string()))
     }
 
+    /// Parses a directory URI (a job's `OutputDataConfig.S3Uri`): as [`AudioUri::parse`], but
+    /// an S3 URI may name a bucket alone (`s3://bucket`, `s3://bucket/`; the key is empty).
+    pub fn parse_dir(s: &str) -> Result<AudioUri, String> {
+        if let Some(rest) = strip_scheme(s, "s3") {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            check_bucket(bucket)?;
+            if key.len() > MAX_S3_KEY_LEN {
+                return Err(format!(
+                    "s3 object key is {} bytes, at most {MAX_S3_KEY_LEN} allowed",
+                    key.len()
+                ));
+            }
+            return Ok(AudioUri::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            });
+        }
+        AudioUri::parse(s)
+    }
+
     /// The local path, for plain paths and `file://` URIs.
     pub fn local_path(&self) -> Option<&str> {
         match self {
@@ -1256,6 +1276,21 @@ mod tests {
             "m.json"
         );
         assert_eq!(AudioUri::parse("m.json").unwrap().file_name(), "m.json");
+        // Directories may be a bucket alone.
+        assert_eq!(
+            AudioUri::parse_dir("s3://out-bkt").unwrap(),
+            AudioUri::S3 {
+                bucket: "out-bkt".into(),
+                key: String::new()
+            }
+        );
+        assert!(AudioUri::parse_dir("s3://x")
+            .unwrap_err()
+            .contains("3 to 63"));
+        assert_eq!(
+            AudioUri::parse_dir("/out").unwrap(),
+            AudioUri::Path("/out".into())
+        );
         // Display round-trips through parse.
         for s in ["s3://bkt/a/b.wav", "/x/y.wav", "file:///x/y.wav"] {
             assert_eq!(AudioUri::parse(s).unwrap().to_string(), s);
