@@ -1185,8 +1185,33 @@ impl Job {
 
     /// A job saved with [`Job::to_json`]. Requests that were running go back to the queue
     /// (with what was recorded for them); finished ones stay finished.
+    /// A state that does not hold together (edited by hand, or from another version) is an
+    /// error naming the request, never a panic later.
     pub fn from_json(bytes: &[u8]) -> Result<Job, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        use serde::de::Error;
+        let job: Job = serde_json::from_slice(bytes)?;
+        check_id("JobId", &job.job_id).map_err(serde_json::Error::custom)?;
+        for (i, s) in job.slots.iter().enumerate() {
+            if s.index != i {
+                return Err(serde_json::Error::custom(format!(
+                    "job state: request {i} is stored with index {}",
+                    s.index
+                )));
+            }
+            let kind_ok = match (&s.work, &job.config) {
+                (None, _) => matches!(s.state, State::Done(_)),
+                (Some(Work::Enroll(_)), JobConfig::Enrollment(_))
+                | (Some(Work::Register(_)), JobConfig::Registration(_)) => true,
+                _ => false,
+            };
+            if !kind_ok {
+                return Err(serde_json::Error::custom(format!(
+                    "job state: request {i} ({:?}) has no work of this job's kind",
+                    s.request_id
+                )));
+            }
+        }
+        Ok(job)
     }
 }
 
@@ -1998,6 +2023,24 @@ mod tests {
             .map(|e| e.request_id.clone())
             .collect();
         assert_eq!(ids, (0..10).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_inconsistent_saved_state_is_refused() {
+        let j = job(2, EnrollmentConfig::default());
+        let mut v: serde_json::Value = serde_json::from_str(&j.to_json()).unwrap();
+        v["slots"][1]["index"] = json!(0);
+        let e = Job::from_json(v.to_string().as_bytes()).unwrap_err();
+        assert!(
+            e.to_string().contains("request 1 is stored with index 0"),
+            "{e}"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&j.to_json()).unwrap();
+        v["slots"][0]["work"] = json!(null);
+        let e = Job::from_json(v.to_string().as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("request 0"), "{e}");
+        assert!(Job::from_json(j.to_json().as_bytes()).is_ok());
+        assert!(Job::from_json(b"{").is_err());
     }
 
     #[test]
