@@ -1178,6 +1178,36 @@ impl Job {
         })
     }
 
+    /// The job as `DescribeSpeakerEnrollmentJob` / `DescribeFraudsterRegistrationJob` return
+    /// it (`Job` / `FraudsterRegistrationJob`), from the request that started it.
+    /// Timestamps are epoch seconds, as AWS's JSON protocol writes them.
+    pub fn describe(&self, started_by: &StartJobRequest) -> JobDescription {
+        let (enrollment_config, registration_config) = match &self.config {
+            JobConfig::Enrollment(c) => (Some(c.clone()), None),
+            JobConfig::Registration(c) => (None, Some(c.clone())),
+        };
+        JobDescription {
+            job_id: self.job_id.clone(),
+            job_name: started_by.job_name.clone(),
+            domain_id: started_by.domain_id.clone(),
+            job_status: self.status(),
+            job_progress: JobProgress {
+                percent_complete: self.percent_complete(),
+            },
+            failure_details: self.failure.clone(),
+            input_data_config: DataConfig {
+                s3_uri: started_by.input_uri.clone(),
+            },
+            output_data_config: DataConfig {
+                s3_uri: started_by.output_dir.clone(),
+            },
+            enrollment_config,
+            registration_config,
+            created_at: self.created_at_ms as f64 / 1000.0,
+            ended_at: self.ended_at_ms.map(|t| t as f64 / 1000.0),
+        }
+    }
+
     /// The job saved as JSON, to resume after a crash with [`Job::from_json`].
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a job always serialises")
@@ -1251,6 +1281,57 @@ fn check_score(name: &str, v: u8) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// `JobProgress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobProgress {
+    /// `PercentComplete` 0–100.
+    pub percent_complete: u8,
+}
+
+/// `InputDataConfig` / `OutputDataConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// `S3Uri`: a path, `file://` or `s3://` URI.
+    #[serde(rename = "S3Uri")]
+    pub s3_uri: String,
+}
+
+/// A job as Voice ID's describe and list calls show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobDescription {
+    /// `JobId`.
+    pub job_id: String,
+    /// `JobName`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub job_name: Option<String>,
+    /// `DomainId`.
+    pub domain_id: String,
+    /// `JobStatus`.
+    pub job_status: JobStatus,
+    /// `JobProgress`.
+    pub job_progress: JobProgress,
+    /// `FailureDetails`, for a FAILED job.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure_details: Option<FailureDetails>,
+    /// `InputDataConfig`.
+    pub input_data_config: DataConfig,
+    /// `OutputDataConfig`.
+    pub output_data_config: DataConfig,
+    /// `EnrollmentConfig`, for an enrollment job.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub enrollment_config: Option<EnrollmentConfig>,
+    /// `RegistrationConfig`, for a registration job.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub registration_config: Option<RegistrationConfig>,
+    /// `CreatedAt`, epoch seconds.
+    pub created_at: f64,
+    /// `EndedAt`, epoch seconds, once ended.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ended_at: Option<f64>,
 }
 
 /// One failed request in the `.out` file.
@@ -2170,6 +2251,46 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn describe_has_voice_id_job_shape() {
+        let req = StartJobRequest {
+            domain_id: "D0main0123456789abcdef".into(),
+            job_name: Some("nightly".into()),
+            client_token: None,
+            input_uri: "s3://in-bkt/m.json".into(),
+            output_dir: "/out".into(),
+            config: JobConfig::Enrollment(EnrollmentConfig::default()),
+        };
+        let mut j = job(2, EnrollmentConfig::default());
+        j.start_next();
+        j.record(
+            0,
+            Outcome::Enrolled {
+                generated_speaker_id: gid(0),
+            },
+            1_500,
+        )
+        .unwrap();
+        let d = serde_json::to_value(j.describe(&req)).unwrap();
+        assert_eq!(
+            d,
+            json!({"JobId": JOB, "JobName": "nightly", "DomainId": "D0main0123456789abcdef",
+                   "JobStatus": "IN_PROGRESS", "JobProgress": {"PercentComplete": 50},
+                   "InputDataConfig": {"S3Uri": "s3://in-bkt/m.json"}, "OutputDataConfig": {"S3Uri": "/out"},
+                   "EnrollmentConfig": {"ExistingEnrollmentAction": "SKIP",
+                       "FraudDetectionConfig": {"FraudDetectionAction": "FAIL", "RiskThreshold": 50, "WatchlistIds": []}},
+                   "CreatedAt": 1.0})
+        );
+        j.start_next();
+        j.record(1, Outcome::Internal { reason: "x".into() }, 2_500)
+            .unwrap();
+        let d = j.describe(&req);
+        assert_eq!(
+            (d.job_status, d.ended_at),
+            (JobStatus::CompletedWithErrors, Some(2.5))
+        );
     }
 
     #[test]
