@@ -718,10 +718,8 @@ fn run_flow_actions<O: MediaOut>(
                         let (event, log) = match req.send().await {
                             Ok(resp) => {
                                 let status = resp.status().as_u16();
-                                let body = resp
-                                    .bytes()
+                                let body = read_capped(resp, MAX_WEBHOOK_RESPONSE_BYTES)
                                     .await
-                                    .ok()
                                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
                                 (
                                     tympan_flow::Event::HttpResponse { id, status, body },
@@ -798,6 +796,24 @@ fn run_flow_actions<O: MediaOut>(
             }
         }
     }
+}
+
+/// Largest webhook response body a flow reads (a larger one counts as no JSON body).
+pub const MAX_WEBHOOK_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The body of `resp` when it is at most `max` bytes; `None` past that or on a read error.
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Option<Vec<u8>> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if body.len() + chunk.len() > max {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 fn spawn_play<O: MediaOut>(

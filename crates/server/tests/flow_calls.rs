@@ -4,7 +4,9 @@
 //! recognises the answer (PocketSphinx), records a message into the object store, plays the
 //! goodbye and hangs up; the call's record holds the flow's trace and final attributes. The
 //! shipped `flows/voicemail-drop.json` waits for AMD and the beep of a voicemail (a spoken
-//! greeting, then a 1 kHz tone) and starts its message only after the beep has ended.
+//! greeting, then a 1 kHz tone) and starts its message only after the beep has ended. A
+//! webhook block POSTs its attributes to a local HTTP server and maps the answer back (an
+//! answer over `MAX_WEBHOOK_RESPONSE_BYTES` counts as no body).
 
 mod common;
 
@@ -356,4 +358,80 @@ async fn the_voicemail_drop_flow_leaves_its_message_after_the_beep() {
         message_ms + 500 >= words,
         "{message_ms} ms of message for {words} ms of words"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_post_attributes_and_map_the_response_back() {
+    const WH_UUID: &str = "6c8d4e3f-2a1b-4c0d-8e9f-0a1b2c3d4e5f";
+    // The CRM: records what it was sent; `/crm` answers a small JSON, `/big` 2 MiB of it.
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new()
+        .route(
+            "/crm",
+            axum::routing::post(move |body: String| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    axum::Json(serde_json::json!({"name": "Ada", "tier": {"level": 3}}))
+                }
+            }),
+        )
+        .route(
+            "/big",
+            axum::routing::post(|| async {
+                format!("{{\"x\": \"{}\"}}", "y".repeat(2 * 1024 * 1024))
+            }),
+        );
+    let crm = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let crm_addr = crm.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(crm, app).await.unwrap() });
+    let flow = format!(
+        r#"{{"version": 1, "id": "crm", "start": "lookup",
+        "attributes": {{"caller": "+15550100"}},
+        "blocks": [
+          {{"id": "lookup", "type": "webhook", "url": "http://{crm_addr}/crm", "send": ["caller"],
+           "response": {{"customer": "/name", "level": "tier.level"}}, "next": "big"}},
+          {{"id": "big", "type": "webhook", "url": "http://{crm_addr}/big",
+           "response": {{"x": "/x"}}, "next": "end"}},
+          {{"id": "end", "type": "hangup"}}]}}"#
+    );
+    let (server, mut w, _heard, reader) = start("flow-webhook", &flow, WH_UUID).await;
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for _ in 0..1000 {
+            tick.tick().await;
+            if w.write_all(&encode(KIND_AUDIO, &[0u8; 320])).await.is_err() {
+                break;
+            }
+        }
+    });
+    let hung_up = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .expect("the flow ends")
+        .unwrap();
+    assert!(hung_up);
+    writer.abort();
+    let call = ended_call(&server.state, WH_UUID).await;
+    let flow = flow_report(&call);
+    assert_eq!(blocks(&flow), ["lookup", "big", "end"], "{flow:#}");
+    assert_eq!(flow["attributes"]["customer"], "Ada", "{flow:#}");
+    assert_eq!(flow["attributes"]["level"], 3, "{flow:#}");
+    // The 2 MiB answer is over the cap: read as no JSON body, so nothing is mapped from it.
+    assert!(flow["attributes"].get("x").is_none(), "{flow:#}");
+    let posted = got.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0]["attributes"]["caller"], "+15550100", "{posted:?}");
+    assert_eq!(posted[0]["call_id"], WH_UUID);
+    assert_eq!(posted[0]["block_id"], "lookup");
+    let http: Vec<&Value> = call["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "flow_http")
+        .collect();
+    assert_eq!(http.len(), 2);
+    assert!(http.iter().all(|a| a["status"] == 200), "{http:?}");
 }
