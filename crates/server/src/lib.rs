@@ -298,6 +298,10 @@ pub fn control_routes() -> Vec<Route> {
         ("/v1/events", get(persist::events_ws)),
         ("/v1/calls", get(persist::list_calls)),
         ("/v1/calls/{id}", get(persist::get_call)),
+        (
+            "/v1/flows",
+            get(flows::current_flow).post(flows::register_flow),
+        ),
     ]
 }
 

@@ -26,8 +26,10 @@ use utoipa::OpenApi;
         crate::persist::events_ws,
         crate::persist::list_calls,
         crate::persist::get_call,
+        crate::flows::register_flow,
+        crate::flows::current_flow,
     ),
-    components(schemas(CallRecord, CallList, CallSummary, ErrorBody)),
+    components(schemas(CallRecord, CallList, CallSummary, ErrorBody, crate::flows::FlowInfo)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -435,3 +435,49 @@ async fn webhooks_post_attributes_and_map_the_response_back() {
     assert_eq!(http.len(), 2);
     assert!(http.iter().all(|a| a["status"] == 200), "{http:?}");
 }
+
+#[tokio::test]
+async fn post_v1_flows_validates_keeps_and_activates_a_flow() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let http = reqwest::Client::new();
+    let url = server.http("/v1/flows");
+    // No flow yet.
+    let r = server.get("/v1/flows").await;
+    assert_eq!(r.status(), 404);
+    // A flow whose block points nowhere: 400 naming the block and field; nothing changes.
+    let bad = r#"{"version": 1, "id": "bad", "start": "a",
+        "blocks": [{"id": "a", "type": "play", "prompt": {"text": "hi"}, "next": "nowhere"}]}"#;
+    let r = http
+        .post(&url)
+        .bearer_auth(TEST_TOKEN)
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    let msg = err["error"].as_str().unwrap();
+    assert!(msg.contains("nowhere") && msg.contains("next"), "{msg}");
+    assert!(server.state.flow().is_none());
+    // Without the token: 401.
+    let r = http.post(&url).body(FLOW).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // A good flow: 201, kept under the data directory, run by new calls.
+    let r = http
+        .post(&url)
+        .bearer_auth(TEST_TOKEN)
+        .body(FLOW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(info["id"], "callback");
+    assert_eq!(info["blocks"], 5);
+    let kept = std::path::PathBuf::from(info["source"].as_str().unwrap());
+    assert!(kept.ends_with("flows/callback.json"), "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), FLOW);
+    assert_eq!(server.state.flow().unwrap().flow.id(), "callback");
+    let r = server.get_json("/v1/flows").await;
+    assert_eq!(r["id"], "callback");
+}
