@@ -3,7 +3,8 @@
 //! `aufile` source and sends RFC 4733 digit 5 (`sndcode`) over its `ctrl_tcp` netstring
 //! interface. Tympan must answer, run AMD on the G.711 audio (beep and result), report the
 //! digit and end the call with `call_end`; baresip's RTCP reports reach the call's
-//! `media_quality`. Fails when baresip or espeak-ng is missing.
+//! `media_quality`. A second call runs `flows/voicemail-drop.json`: the message is spoken after
+//! the beep and the flow hangs up. Fails when baresip or espeak-ng is missing.
 
 mod common;
 
@@ -62,7 +63,7 @@ async fn greeting_wav() -> (Vec<u8>, u64) {
     )
 }
 
-fn start_baresip(sip_port: u16, ctrl_port: u16, wav: &[u8]) -> Baresip {
+fn start_baresip(sip_port: u16, ctrl_port: u16, wav: &[u8], rtp_salt: u16) -> Baresip {
     let dir = std::env::temp_dir().join(format!(
         "tympan-sip-baresip-{}-{}",
         std::process::id(),
@@ -72,7 +73,7 @@ fn start_baresip(sip_port: u16, ctrl_port: u16, wav: &[u8]) -> Baresip {
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("source.wav");
     std::fs::write(&src, wav).unwrap();
-    let rtp = rtp_block(1);
+    let rtp = rtp_block(rtp_salt);
     let config = format!(
         "poll_method\t\tepoll\n\
          sip_listen\t\t127.0.0.1:{sip_port}\n\
@@ -153,22 +154,27 @@ async fn next_of_call(events: &mut Ws, seen: &std::sync::Mutex<Vec<Value>>, want
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
-    let (wav, beep_at) = greeting_wav().await;
-    let p = free_ports(3);
-    let (sip_port, bs_sip_port, ctrl_port) = (p[0], p[1], p[2]);
+/// A server answering SIP on `sip_port` (and running `flow` on its calls), with the events
+/// websocket open.
+struct Running {
+    state: std::sync::Arc<AppState>,
+    events: Ws,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start_server(sip_port: u16, tag: &str, flow: Option<&Path>, rtp_salt: u16) -> Running {
     let mut cfg = ServerConfig {
         api_tokens: vec![TEST_TOKEN.into()],
         ..Default::default()
     };
     cfg.sip.listen = Some(format!("127.0.0.1:{sip_port}"));
-    let rtp0 = rtp_block(0);
+    let rtp0 = rtp_block(rtp_salt);
     cfg.sip.rtp_port_min = rtp0;
     cfg.sip.rtp_port_max = rtp0 + 20;
     let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = main.local_addr().unwrap();
-    cfg.data_dir = temp_dir("sip_baresip");
+    cfg.data_dir = temp_dir(tag);
     let state = AppState::new(cfg, tympan_server::amd_factory())
         .await
         .expect("store opens");
@@ -178,14 +184,38 @@ async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
         control: None,
         audiosocket: None,
     };
+    if let Some(f) = flow {
+        state.set_flow(std::sync::Arc::new(
+            tympan_server::flows::FlowSetup::load(f).expect("the flow loads"),
+        ));
+    }
     let server = tokio::spawn(tympan_server::run(listeners, state.clone(), async move {
         let _ = rx.await;
     }));
-    let mut events = ws_connect(addr, "/v1/events", Some(TEST_TOKEN))
+    let events = ws_connect(addr, "/v1/events", Some(TEST_TOKEN))
         .await
         .expect("events websocket");
+    Running {
+        state,
+        events,
+        stop,
+        server,
+    }
+}
 
-    let bs = start_baresip(bs_sip_port, ctrl_port, &wav);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
+    let (wav, beep_at) = greeting_wav().await;
+    let p = free_ports(3);
+    let (sip_port, bs_sip_port, ctrl_port) = (p[0], p[1], p[2]);
+    let Running {
+        state,
+        mut events,
+        stop,
+        server,
+    } = start_server(sip_port, "sip_baresip", None, 0).await;
+
+    let bs = start_baresip(bs_sip_port, ctrl_port, &wav, 1);
     let seen = std::sync::Mutex::new(Vec::new());
     let outcome = tokio::time::timeout(Duration::from_secs(90), async {
         let mut ctrl = connect_ctrl(ctrl_port, &bs).await;
@@ -268,4 +298,89 @@ async fn baresip_dials_tympan_amd_dtmf_and_hangup() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
     let _ = std::io::stderr().flush();
+}
+
+/// The shipped `flows/voicemail-drop.json` on a call from baresip: its greeting is AMD's
+/// machine, the flow waits for the beep, speaks its message into the call after it and hangs
+/// up with a BYE (baresip does not hang up first: its file runs 20 s past the beep).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_call_runs_the_voicemail_drop_flow() {
+    let (wav, beep_at) = greeting_wav().await;
+    let p = free_ports(3);
+    let (sip_port, bs_sip_port, ctrl_port) = (p[0], p[1], p[2]);
+    let flow = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows/voicemail-drop.json");
+    let Running {
+        state,
+        mut events,
+        stop,
+        server,
+    } = start_server(sip_port, "sip_baresip_flow", Some(&flow), 2).await;
+    let bs = start_baresip(bs_sip_port, ctrl_port, &wav, 3);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let outcome = tokio::time::timeout(Duration::from_secs(90), async {
+        let mut ctrl = connect_ctrl(ctrl_port, &bs).await;
+        command(&mut ctrl, "dial", &format!("sip:test@127.0.0.1:{sip_port}")).await;
+        let start = next_of_call(&mut events, &seen, "call_start").await;
+        let call_id = start["call_id"].as_str().unwrap().to_owned();
+        let end = next_of_call(&mut events, &seen, "call_end").await;
+        let _reader = drain(ctrl);
+        (call_id, end)
+    })
+    .await;
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let (call_id, _end) = match outcome {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "the call did not end in 90 s; events {seen:#?}\nbaresip log:\n{}",
+            bs.log()
+        ),
+    };
+    let log = bs.log();
+    drop(bs);
+    assert!(
+        !seen.iter().any(|v| v["type"] == "remote_hangup"),
+        "the flow hangs up, not baresip: {seen:#?}"
+    );
+    let rec: Value = match state.calls.get(&call_id) {
+        Some(tympan_server::registry::Found::Ended(json)) => serde_json::from_str(&json).unwrap(),
+        _ => panic!("call {call_id} not ended"),
+    };
+    let actions = rec["actions"].as_array().unwrap();
+    let flow = actions
+        .iter()
+        .find(|a| a["action"] == "flow")
+        .unwrap_or_else(|| panic!("a flow action in {actions:#?}\nbaresip log:\n{log}"));
+    let entries = flow["trace"]["entries"].as_array().unwrap();
+    let blocks: Vec<&str> = entries
+        .iter()
+        .map(|e| e["block"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks, ["detect", "leave_message", "bye"], "{flow:#}");
+    assert!(
+        rec["answered_by"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("machine"),
+        "{rec:#}"
+    );
+    // The message starts once the beep is over (flow time and media time both count from
+    // the call's start; 200 ms of slack for the detector's hop and the RTP path).
+    let message_at = entries[1]["entered_at_ms"].as_u64().unwrap();
+    let beep_end = beep_at + BEEP_MS as u64;
+    assert!(
+        message_at + 200 >= beep_end,
+        "message at {message_at} ms, the beep ends at {beep_end} ms"
+    );
+    // It was played in full into the call, then the flow hung up.
+    let play = actions
+        .iter()
+        .find(|a| a["flow_prompt"].is_u64())
+        .expect("the message's play");
+    assert!(play["ms"].as_u64().unwrap_or(0) > 4000, "{play}");
+    assert!(
+        actions.iter().any(|a| a["action"] == "hangup"),
+        "{actions:#?}"
+    );
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
 }
