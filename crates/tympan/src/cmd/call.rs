@@ -85,7 +85,7 @@ fn run_inner(args: CallArgs) -> anyhow::Result<ExitCode> {
     }
     let flow = match &config.flow {
         Some(path) => Some(std::sync::Arc::new(
-            tympan_server::flows::FlowSetup::load(path).map_err(anyhow::Error::msg)?,
+            tympan_server::flows::FlowSetup::load(path).map_err(OutboundError::Input)?,
         )),
         None => None,
     };
