@@ -201,11 +201,6 @@ impl FlowRunner {
         self.out.pop_front()
     }
 
-    /// Whether a recognition is running (the flow waits for the caller to speak).
-    pub fn is_listening(&self) -> bool {
-        self.recognition.is_some()
-    }
-
     /// The interpreter's id of the recognition running, if any.
     pub fn recognition_id(&self) -> Option<u64> {
         self.recognition.as_ref().map(|r| r.id)
@@ -214,11 +209,6 @@ impl FlowRunner {
     /// The interpreter's id of the recording running, if any.
     pub fn recording_id(&self) -> Option<u64> {
         self.recording.as_ref().map(|r| r.id)
-    }
-
-    /// Whether a recording is running.
-    pub fn is_recording(&self) -> bool {
-        self.recording.is_some()
     }
 
     /// Whether the flow has finished.

@@ -154,8 +154,11 @@ struct Session {
     end_msgs: Vec<Value>,
     /// Events kept in the record and the store so far (at most `MAX_EVENTS_PER_CALL`).
     kept_events: usize,
-    /// The contact flow this call runs, if the server has one.
+    /// The contact flow this call runs, if the server had one when the call started.
     flow: Option<FlowRunner>,
+    /// The flow's engines and prompt cache, as they were when the call started (a flow
+    /// registered later runs on later calls only).
+    flow_setup: Option<Arc<crate::flows::FlowSetup>>,
     /// The flow's prompts being played, to stop them on barge-in.
     flow_plays: HashMap<u64, tokio::task::AbortHandle>,
     /// The flow deadline last fired (so a due deadline fires once).
@@ -394,7 +397,8 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
     state.writer.send(Write::Call(row));
     state.metrics.call_started();
     tracing::info!(rate, "call started");
-    let flow = state.flow().map(|setup| {
+    let flow_setup = state.flow();
+    let flow = flow_setup.as_ref().map(|setup| {
         let mut r = setup.runner(
             &call_id,
             rate,
@@ -414,6 +418,7 @@ async fn run_inner<I: MediaIn, O: MediaOut>(
         end_msgs: Vec::new(),
         kept_events: 0,
         flow,
+        flow_setup,
         flow_plays: HashMap::new(),
         fired_flow_deadline: None,
     };
@@ -650,7 +655,7 @@ fn run_flow_actions<O: MediaOut>(
     itx: &mpsc::Sender<Internal>,
     outstanding: &mut usize,
 ) {
-    let Some(setup) = state.flow() else {
+    let Some(setup) = s.flow_setup.clone() else {
         return;
     };
     loop {
@@ -670,13 +675,7 @@ fn run_flow_actions<O: MediaOut>(
                         })
                         .await
                         .unwrap_or_else(|e| Err(format!("prompt rendering failed: {e}")));
-                        let outcome = match rendered {
-                            Ok(pcm) if pcm.is_empty() => {
-                                PlayOutcome::Failed("the prompt is empty".into())
-                            }
-                            Ok(pcm) => out.play(pcm).await,
-                            Err(e) => PlayOutcome::Failed(e),
-                        };
+                        let outcome = play_rendered(&out, rendered, "prompt").await;
                         let _ = itx.send(Internal::FlowPlayed(id, outcome)).await;
                     }
                     .in_current_span(),
@@ -816,6 +815,23 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Option<Vec<u8>>
     Some(body)
 }
 
+/// Plays audio rendered for a `what` (message, prompt) through `out`; an empty rendering or a
+/// rendering error is a failed playback.
+async fn play_rendered<O: MediaOut>(
+    out: &O,
+    rendered: Result<Vec<i16>, String>,
+    what: &str,
+) -> PlayOutcome {
+    match rendered {
+        Ok(pcm) if pcm.is_empty() => PlayOutcome::Failed(format!("the {what} is empty")),
+        Ok(pcm) => out.play(pcm).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "{what} not rendered");
+            PlayOutcome::Failed(e)
+        }
+    }
+}
+
 fn spawn_play<O: MediaOut>(
     state: &Arc<AppState>,
     rate: u32,
@@ -838,21 +854,14 @@ fn spawn_play<O: MediaOut>(
     };
     tokio::spawn(
         async move {
-            let outcome = match crate::playback::render(
+            let rendered = crate::playback::render(
                 &action,
                 rate,
                 &state.config.espeak,
                 &state.config.media_dir,
             )
-            .await
-            {
-                Ok(pcm) if pcm.is_empty() => PlayOutcome::Failed("the message is empty".into()),
-                Ok(pcm) => out.play(pcm).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "message not rendered");
-                    PlayOutcome::Failed(e)
-                }
-            };
+            .await;
+            let outcome = play_rendered(&out, rendered, "message").await;
             let _ = itx.send(Internal::Played(id, outcome)).await;
         }
         .in_current_span(),

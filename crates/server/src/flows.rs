@@ -228,16 +228,6 @@ fn render_file(rel: &str, rate: u32, media_dir: &Path) -> Result<Vec<i16>, Strin
             path.display()
         ));
     }
-    let audio = tympan_audio::decode::read_file_mono(&path, None)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let x = &audio.channels[0];
-    let y = if audio.sample_rate == rate {
-        x.clone()
-    } else {
-        tympan_audio::resample::resample(x, audio.sample_rate, rate)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-    };
-    Ok(y.iter()
-        .map(|&v| tympan_audio::pcm::f32_to_i16(v))
-        .collect())
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::playback::decode_pcm(&bytes, rate).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -66,11 +66,18 @@ pub async fn render(
     } else {
         return Ok(Vec::new());
     };
-    let audio = tympan_audio::decode::decode_bytes(&wav).map_err(|e| format!("WAV: {e}"))?;
-    let mono = audio.downmix();
-    let mut out = tympan_audio::resample::resample(&mono, audio.sample_rate, rate)
-        .map_err(|e| format!("resampling: {e}"))?;
+    let mut out = decode_pcm(&wav, rate)?;
     out.truncate((MAX_MESSAGE_S * rate) as usize);
+    Ok(out)
+}
+
+/// Audio file bytes (WAV, or any format the decoder reads) as 16-bit mono PCM at `rate`
+/// (channels down-mixed).
+pub fn decode_pcm(bytes: &[u8], rate: u32) -> Result<Vec<i16>, String> {
+    let audio = tympan_audio::decode::decode_bytes(bytes).map_err(|e| format!("WAV: {e}"))?;
+    let mono = audio.downmix();
+    let out = tympan_audio::resample::resample(&mono, audio.sample_rate, rate)
+        .map_err(|e| format!("resampling: {e}"))?;
     Ok(out
         .iter()
         .map(|&x| tympan_audio::pcm::f32_to_i16(x))
