@@ -228,6 +228,19 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     Ok(out)
 }
 
+/// [`resample`] for 16-bit PCM: converted to floats, resampled and converted back (saturating);
+/// the same rate gives the samples unchanged.
+pub fn resample_i16(samples: &[i16], from: u32, to: u32) -> Result<Vec<i16>, AudioError> {
+    if from == to {
+        return Ok(samples.to_vec());
+    }
+    let x: Vec<f32> = samples.iter().map(|&s| crate::pcm::i16_to_f32(s)).collect();
+    Ok(resample(&x, from, to)?
+        .iter()
+        .map(|&v| crate::pcm::f32_to_i16(v))
+        .collect())
+}
+
 /// Resample every channel of `audio` to `to` Hz.
 pub fn resample_audio(audio: &Audio, to: u32) -> Result<Audio, AudioError> {
     let channels = audio

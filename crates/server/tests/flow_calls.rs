@@ -14,11 +14,11 @@ use common::*;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tympan_server::config::ServerConfig;
 use tympan_server::flows::FlowSetup;
-use tympan_server::transport::audiosocket::{encode, KIND_AUDIO, KIND_HANGUP, KIND_UUID};
+use tympan_server::transport::audiosocket::{encode, KIND_AUDIO, KIND_UUID};
 use tympan_server::{AppState, Listeners};
 use tympan_speech::asr::eval::telephone;
 use tympan_speech::tts::{EspeakSettings, EspeakSynthesizer, SpeechInput, Synthesizer};
@@ -107,31 +107,7 @@ async fn start(
     let heard: Arc<Mutex<Heard>> = Arc::default();
     let h = heard.clone();
     let reader = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = r.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return false;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            while buf.len() >= 3 {
-                let len = usize::from(u16::from_be_bytes([buf[1], buf[2]]));
-                if buf.len() < 3 + len {
-                    break;
-                }
-                let kind = buf[0];
-                let payload: Vec<u8> = buf.drain(..3 + len).skip(3).collect();
-                if kind == KIND_HANGUP {
-                    return true;
-                }
-                let pcm = payload
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-                h.lock().unwrap().push((Instant::now(), pcm));
-            }
-        }
+        read_audiosocket(&mut r, |pcm| h.lock().unwrap().push((Instant::now(), pcm))).await
     });
     let running = Running {
         state,

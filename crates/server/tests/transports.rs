@@ -8,10 +8,10 @@ use common::*;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use tympan_server::config::{BeepAction, ServerConfig};
-use tympan_server::transport::audiosocket::{encode, KIND_AUDIO, KIND_HANGUP, KIND_UUID};
+use tympan_server::transport::audiosocket::{encode, KIND_AUDIO, KIND_UUID};
 use tympan_server::{AppState, Listeners};
 
 const AS_UUID: &str = "0f8f4d8e-1c2b-4a5d-9e6f-7a8b9c0d1e2f";
@@ -208,41 +208,18 @@ async fn an_audiosocket_beep_plays_the_message_then_hangs_up() {
             }
         }
     });
-    let mut frames = Vec::new();
-    let mut buf = Vec::new();
-    let hung_up = tokio::time::timeout(WAIT, async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = r.read(&mut chunk).await.unwrap();
-            if n == 0 {
-                return false;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            while buf.len() >= 3 {
-                let len = usize::from(u16::from_be_bytes([buf[1], buf[2]]));
-                if buf.len() < 3 + len {
-                    break;
-                }
-                let kind = buf[0];
-                let payload: Vec<u8> = buf.drain(..3 + len).skip(3).collect();
-                if kind == KIND_HANGUP {
-                    return true;
-                }
-                assert_eq!(kind, KIND_AUDIO);
-                frames.push(payload);
-            }
-        }
-    })
-    .await
-    .expect("hang-up within the wait");
+    let mut frames: Vec<Vec<i16>> = Vec::new();
+    let hung_up = tokio::time::timeout(WAIT, read_audiosocket(&mut r, |f| frames.push(f)))
+        .await
+        .expect("hang-up within the wait");
     keep.abort();
     assert!(hung_up, "a 0x00 hang-up frame before the close");
     assert_eq!(frames.len(), 25, "0.5 s of message in 20 ms frames");
-    assert!(frames.iter().all(|f| f.len() == 320));
+    assert!(frames.iter().all(|f| f.len() == 160), "320-byte frames");
     let peak = frames
         .iter()
-        .flat_map(|f| f.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])))
-        .map(i16::unsigned_abs)
+        .flatten()
+        .map(|s| s.unsigned_abs())
         .max()
         .unwrap();
     assert!(peak > 5000, "the message is audible (peak {peak})");

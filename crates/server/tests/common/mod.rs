@@ -338,3 +338,31 @@ pub fn assert_beep_dropin_result(msgs: &[Value], call_id: &str) -> Value {
     assert_eq!(result["call_id"], call_id);
     result["result"].clone()
 }
+
+/// Reads what a Tympan AudioSocket server sends its caller, with the transport's own frame
+/// decoder: each audio frame's samples go to `on_audio`. True at the hang-up frame, false when
+/// the stream ends (or fails) first; any other frame is a test failure.
+#[allow(dead_code)] // only the AudioSocket tests read frames
+pub async fn read_audiosocket<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    mut on_audio: impl FnMut(Vec<i16>),
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    use tympan_server::transport::audiosocket::{Decoder, Frame};
+    let mut decoder = Decoder::default();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = r.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return false;
+        }
+        decoder.push(&chunk[..n]);
+        while let Some(frame) = decoder.next_frame().expect("AudioSocket frames") {
+            match frame {
+                Frame::Hangup => return true,
+                Frame::Audio(samples) => on_audio(samples),
+                other => panic!("unexpected AudioSocket frame from the server: {other:?}"),
+            }
+        }
+    }
+}

@@ -150,6 +150,7 @@ pub use dates::DateAnswer;
 pub use numbers::{
     spell_number, spell_ordinal, Number, MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, MAX_NUMBER,
 };
+pub(crate) use numbers::{TEENS, TENS, UNITS};
 pub use text::{tokenize, MAX_TRANSCRIPT_CHARS};
 
 /// The most keys a keypad answer may have (a twelve-digit number and its terminator fit).

@@ -11,10 +11,12 @@ pub const MAX_FRACTION_DIGITS: usize = 6;
 /// The most integer digits (leading zeros included) a spoken or keyed number may have.
 pub const MAX_INTEGER_DIGITS: usize = 12;
 
-const UNITS: [&str; 10] = [
+/// Digit names, 0–9 (shared with the synthesizer's `say-as` normalisation).
+pub(crate) const UNITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
-const TEENS: [&str; 10] = [
+/// 10–19 in words.
+pub(crate) const TEENS: [&str; 10] = [
     "ten",
     "eleven",
     "twelve",
@@ -26,7 +28,8 @@ const TEENS: [&str; 10] = [
     "eighteen",
     "nineteen",
 ];
-const TENS: [&str; 8] = [
+/// 20, 30, … 90 in words.
+pub(crate) const TENS: [&str; 8] = [
     "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ];
 const SCALES: [(&str, u64); 3] = [

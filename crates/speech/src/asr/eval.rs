@@ -166,18 +166,7 @@ impl Summary {
 
 /// `samples` at `rate` as a G.711 call delivers them: 8 kHz, µ-law encoded and decoded.
 pub fn telephone(samples: &[i16], rate: u32) -> Result<Vec<i16>, AsrError> {
-    let at8k: Vec<i16> = if rate == 8000 {
-        samples.to_vec()
-    } else {
-        let x: Vec<f32> = samples
-            .iter()
-            .map(|&s| tympan_audio::pcm::i16_to_f32(s))
-            .collect();
-        tympan_audio::resample::resample(&x, rate, 8000)?
-            .iter()
-            .map(|&v| tympan_audio::pcm::f32_to_i16(v))
-            .collect()
-    };
+    let at8k = tympan_audio::resample::resample_i16(samples, rate, 8000)?;
     Ok(tympan_audio::g711::ulaw_decode_slice(
         &tympan_audio::g711::ulaw_encode_slice(&at8k),
     ))

@@ -457,18 +457,7 @@ impl SphinxEngine {
 /// way).
 pub fn model_audio(samples: &[i16], rate: u32) -> Result<Vec<i16>, AsrError> {
     check_rate(rate)?;
-    let mut out: Vec<i16> = if rate == MODEL_RATE {
-        samples.to_vec()
-    } else {
-        let x: Vec<f32> = samples
-            .iter()
-            .map(|&s| tympan_audio::pcm::i16_to_f32(s))
-            .collect();
-        tympan_audio::resample::resample(&x, rate, MODEL_RATE)?
-            .iter()
-            .map(|&v| tympan_audio::pcm::f32_to_i16(v))
-            .collect()
-    };
+    let mut out = tympan_audio::resample::resample_i16(samples, rate, MODEL_RATE)?;
     let mut state: u32 = 12345;
     let span = 2 * COMFORT_NOISE_AMPLITUDE as u32 + 1;
     for s in out.iter_mut() {

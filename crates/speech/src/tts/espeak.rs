@@ -542,17 +542,10 @@ impl Synthesizer for EspeakSynthesizer {
     fn synthesize(&self, input: SpeechInput<'_>, sample_rate: u32) -> Result<Prompt, TtsError> {
         check_rate(sample_rate)?;
         let native = self.synthesize_native(input)?;
-        let x: Vec<f32> = native
-            .iter()
-            .map(|&s| tympan_audio::pcm::i16_to_f32(s))
-            .collect();
-        let y = tympan_audio::resample::resample(&x, self.native_rate, sample_rate)?;
+        let samples = tympan_audio::resample::resample_i16(&native, self.native_rate, sample_rate)?;
         Ok(Prompt {
             sample_rate,
-            samples: y
-                .iter()
-                .map(|&v| tympan_audio::pcm::f32_to_i16(v))
-                .collect(),
+            samples: samples.into(),
         })
     }
 }

@@ -4,10 +4,10 @@
 /// Largest number [`cardinal`] and [`ordinal`] spell out (just under a trillion).
 pub const MAX_SPOKEN: u64 = 999_999_999_999;
 
+use crate::answers::{TEENS, TENS};
+
 /// Digit names, 0–9.
-pub const DIGITS: [&str; 10] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
+pub const DIGITS: [&str; 10] = crate::answers::UNITS;
 
 /// Month names, January first.
 pub const MONTHS: [&str; 12] = [
@@ -25,29 +25,13 @@ pub const MONTHS: [&str; 12] = [
     "December",
 ];
 
-const TEENS: [&str; 10] = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = [
-    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
-
 fn below_100(n: u64, out: &mut Vec<String>) {
     debug_assert!(n < 100);
     match n {
         0..=9 => out.push(DIGITS[n as usize].to_string()),
         10..=19 => out.push(TEENS[n as usize - 10].to_string()),
         _ => {
-            let t = TENS[(n / 10) as usize];
+            let t = TENS[(n / 10 - 2) as usize];
             if n.is_multiple_of(10) {
                 out.push(t.to_string());
             } else {
@@ -156,15 +140,9 @@ pub fn year(y: u32) -> String {
 
 /// Days in `month` (1–12) of `year` (Gregorian; February has 29 days when the year is unknown).
 pub fn days_in_month(month: u32, year: Option<u32>) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 => match year {
-            Some(y) if !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) => 28,
-            _ => 29,
-        },
-        _ => 0,
-    }
+    // The Gregorian leap rule repeats every 400 years; an unknown year counts as leap (2000).
+    let year = year.map_or(2000, |y| (y % 400) as i32);
+    u8::try_from(month).map_or(0, |m| u32::from(crate::answers::days_in_month(year, m)))
 }
 
 #[cfg(test)]
